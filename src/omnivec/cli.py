@@ -1,0 +1,170 @@
+"""The ``omnivec`` command: a thin shell over the library (one behaviour to test)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from omnivec.errors import OmnivecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal embeddings, offline.")
+err = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def progress_bar(total: int, label: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=total <= 1 or (not err.is_terminal and not _force_progress()),
+    )
+
+
+def _force_progress() -> bool:
+    import os
+
+    return os.environ.get("OMNIVEC_PROGRESS") == "1"
+
+
+def _settings(allow: list[Path] | None, paths: list[Path]) -> Any:
+    from omnivec.config import Settings
+
+    # Files named on the command line are the user's own choice: their folders are allowed.
+    roots = [p.resolve().parent for p in paths] + [a.resolve() for a in allow or []]
+    return Settings.from_env().with_roots(*roots)
+
+
+def _parse_inputs(items: list[str]) -> tuple[list[Any], list[Path]]:
+    from omnivec.content import Part
+
+    inputs: list[Any] = []
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.exists() and not path.is_dir():
+            inputs.append(Part.from_path(path))
+            paths.append(path)
+        elif path.is_dir():
+            raise fail(f"{item} is a folder; pass files, or use `omnivec index add {item}`")
+        else:
+            inputs.append(item)
+    return inputs, paths
+
+
+@app.command()
+def embed(
+    inputs: Annotated[list[str], typer.Argument(help="Texts and/or file paths; each gives one vector.")],
+    dim: Annotated[int | None, typer.Option("--dim", help="Matryoshka output width.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Gemini task type, e.g. RETRIEVAL_QUERY.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Title (RETRIEVAL_DOCUMENT).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name (see `omnivec models`).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .jsonl or .npy (default: JSONL on stdout).")] = None,
+    combine: Annotated[bool, typer.Option("--combine", help="All inputs form ONE content (one fused vector).")] = False,
+    auto_truncate: Annotated[bool, typer.Option("--auto-truncate", help="Cut text over the token limit.")] = False,
+    allow: Annotated[list[Path] | None, typer.Option("--allow", help="Extra folder files may be read from.")] = None,
+) -> None:
+    """Embed texts and files (images, audio, video, PDF)."""
+    from omnivec.embedder import Embedder
+
+    items, paths = _parse_inputs(inputs)
+    batch = [items] if combine else items
+    try:
+        embedder = Embedder(model, settings=_settings(allow, paths))
+        with progress_bar(len(batch), "embedding") as bar:
+            task_id = bar.add_task("embed", total=len(batch), rate="")
+            result = embedder.embed(
+                batch, task=task, title=title, dim=dim, auto_truncate=auto_truncate, batch_size=8,
+                progress=lambda n: bar.advance(task_id, n),
+            )
+    except OmnivecError as exc:
+        raise fail(exc.message) from None
+    labels = [" + ".join(inputs)] if combine else inputs
+    _write(result, labels, output)
+
+
+def _write(result: Any, labels: list[str], output: Path | None) -> None:
+    import numpy as np
+
+    if output is not None and output.suffix == ".npy":
+        np.save(output, result.vectors)
+        ids = output.with_suffix(".ids.jsonl")
+        with ids.open("w") as f:
+            for i, (label, meta) in enumerate(zip(labels, result.metadata, strict=True)):
+                f.write(json.dumps({"row": i, "input": label, "metadata": meta}) + "\n")
+        err.print(f"wrote {result.vectors.shape} to {output} and the id map to {ids}")
+        return
+    stream = output.open("w") if output else sys.stdout
+    try:
+        for label, vector, meta in zip(labels, result.vectors, result.metadata, strict=True):
+            row = {"input": label, "model": result.model, "version": result.version, "dim": result.dim,
+                   "values": [round(float(x), 7) for x in vector], "metadata": meta}
+            stream.write(json.dumps(row) + "\n")
+    finally:
+        if output:
+            stream.close()
+
+
+@app.command()
+def models() -> None:
+    """List the models and encoder backends."""
+    from omnivec.models.base import available_models, model_factory
+
+    table = Table(title="models")
+    for col in ("name", "dim", "matryoshka", "modalities", "version", "description"):
+        table.add_column(col)
+    for name in available_models():
+        info = model_factory(name)().info
+        table.add_row(name, str(info.dim), str(info.matryoshka), ", ".join(info.modalities), info.version, info.description)
+    out.print(table)
+    from omnivec.encoders import catalog
+
+    enc = Table(title="encoder backends")
+    for col in ("name", "consumes", "gives", "runtime", "weights"):
+        enc.add_column(col)
+    for encoder in catalog():
+        enc.add_row(encoder.name, ", ".join(encoder.modalities), encoder.output, encoder.runtime, encoder.weights)
+    out.print(enc)
+
+
+@app.command()
+def build(model: Annotated[str, typer.Option("--model")] = "lite") -> None:
+    """Load a model's encoders and compute its cached tables now (done lazily otherwise)."""
+    from omnivec.embedder import Embedder
+
+    try:
+        instance: Any = Embedder(model).model
+        instance.build()
+    except OmnivecError as exc:
+        raise fail(exc.message) from None
+    err.print(f"model {model} is built (cache: {instance.settings.cache_dir})")
+
+
+def _register_server_command() -> None:
+    try:
+        from omnivec.api.serve_cli import serve  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # the server extra is not installed
+        return
+    app.command()(serve)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _register_server_command()
+    app()

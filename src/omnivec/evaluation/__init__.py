@@ -1,0 +1,3 @@
+"""Evaluation: synthetic test media, datasets and retrieval metrics."""
+
+from __future__ import annotations

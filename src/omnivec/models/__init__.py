@@ -1,0 +1,1 @@
+"""Composed models: which encoders, how parts are fused, task prompts, Matryoshka rotation."""

@@ -1,0 +1,119 @@
+"""What every model shares: its identity card, per-call options, results, and the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from omnivec.content import Content
+from omnivec.errors import InvalidInput, ModelNotFound
+
+TASK_TYPES = (
+    "RETRIEVAL_QUERY",
+    "RETRIEVAL_DOCUMENT",
+    "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION",
+    "CLUSTERING",
+    "QUESTION_ANSWERING",
+    "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+)
+
+
+def check_task(task: str | None) -> str | None:
+    if task is None or task == "TASK_TYPE_UNSPECIFIED":
+        return None
+    upper = task.upper()
+    if upper not in TASK_TYPES:
+        raise InvalidInput(f"unknown task type {task!r}; expected one of: {', '.join(TASK_TYPES)}")
+    return upper
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The identity every vector carries, so vectors of different models are never mixed silently."""
+
+    name: str
+    version: str  # model version + runtime and precision, e.g. "0.1.0+torch-fp32"
+    dim: int  # native output width
+    modalities: tuple[str, ...]
+    matryoshka: bool  # leading dimensions are meaningful on their own
+    task_prompts: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def identity(self, dim: int) -> dict[str, Any]:
+        return {"model": self.name, "version": self.version, "dim": dim, "normalized": True}
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedOptions:
+    task: str | None = None  # one of TASK_TYPES
+    title: str | None = None  # used with RETRIEVAL_DOCUMENT
+    dim: int | None = None  # Matryoshka output width; None = native
+    auto_truncate: bool = False  # cut text over the token limit instead of refusing it
+    video_audio: bool = True  # embed a video's audio track along with its frames
+    rotate: bool = True  # apply the Matryoshka rotation (False only for measurements)
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    vectors: np.ndarray  # (N, dim) float32, L2-normalized
+    model: str
+    version: str
+    dim: int
+    metadata: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+
+class Model(Protocol):
+    info: ModelInfo
+
+    def embed_contents(self, contents: list[Content], options: EmbedOptions) -> Embeddings: ...
+
+    def count_tokens(self, contents: list[Content]) -> list[int]: ...
+
+
+def truncate_matryoshka(vectors: np.ndarray, dim: int | None, native: int) -> np.ndarray:
+    """Keep the leading ``dim`` dimensions and renormalize. (N, D) -> (N, dim)."""
+    if dim is None or dim == native:
+        return vectors
+    if not 1 <= dim <= native:
+        raise InvalidInput(f"output dimensionality {dim} is out of range; this model gives 1 to {native}")
+    head = vectors[:, :dim]
+    return (head / np.maximum(np.linalg.norm(head, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+_MODELS: dict[str, Callable[..., Model]] = {}
+M = TypeVar("M")
+
+
+def register_model(name: str) -> Callable[[M], M]:
+    def decorate(factory: M) -> M:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        _MODELS[name] = factory  # type: ignore[assignment]
+        return factory
+
+    return decorate
+
+
+def model_factory(name: str) -> Callable[..., Model]:
+    _import_builtin_models()
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise ModelNotFound(f"no model named {name!r}; available: {', '.join(sorted(_MODELS))}") from None
+
+
+def available_models() -> list[str]:
+    _import_builtin_models()
+    return sorted(_MODELS)
+
+
+def _import_builtin_models() -> None:
+    import omnivec.models.lite  # noqa: F401  (registers "lite")

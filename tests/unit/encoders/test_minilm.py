@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omnivec.encoders.minilm import OVERLAP, WINDOW, MiniLMEncoder, default_weights, windows
+
+
+def test_windows_cover_every_token_with_overlap() -> None:
+    ids = list(range(1000))
+    wins = windows(ids)
+    assert all(len(w) <= WINDOW for w in wins)
+    assert wins[0][0] == 0 and wins[-1][-1] == 999
+    assert set().union(*map(set, wins)) == set(ids)
+    assert len(set(wins[0]) & set(wins[1])) == OVERLAP
+    assert windows([1, 2, 3]) == [[1, 2, 3]]
+    assert windows([]) == [[]]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> MiniLMEncoder:
+    return MiniLMEncoder()
+
+
+def test_matches_sentence_transformers(encoder: MiniLMEncoder) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["a cat on a sofa", "The stock market fell sharply on Monday after the report.", "x " * 100]
+    reference = SentenceTransformer(str(default_weights()), device="cpu").encode(texts, normalize_embeddings=True)
+    ours = encoder.encode(texts)
+    assert ours.shape == (3, 384)
+    np.testing.assert_allclose((ours * reference).sum(1), 1.0, atol=1e-5)
+
+
+def test_long_text_is_windowed_not_cut(encoder: MiniLMEncoder) -> None:
+    head = "The lighthouse keeper wrote letters every evening. " * 30  # ~300 word pieces
+    tail = "Volcanic eruptions reshape the island's coastline and soil chemistry. " * 30
+    long_vec, head_vec, tail_vec = encoder.encode([head + tail, head, tail])
+    # A text cut at 256 pieces would equal the head alone; windowing keeps the tail's meaning.
+    assert float(long_vec @ tail_vec) > 0.5
+    assert float(long_vec @ head_vec) < 0.99
+
+
+def test_batched_equals_single(encoder: MiniLMEncoder) -> None:
+    texts = ["short", "a somewhat longer sentence about rivers and mountains", "mid length text here"]
+    batched = encoder.encode(texts)
+    singles = np.stack([encoder.encode([t])[0] for t in texts])
+    np.testing.assert_allclose(batched, singles, atol=1e-5)
