@@ -156,6 +156,41 @@ def build(model: Annotated[str, typer.Option("--model")] = "lite") -> None:
     err.print(f"model {model} is built (cache: {instance.settings.cache_dir})")
 
 
+@app.command(name="eval")
+def eval_command(
+    model: Annotated[str, typer.Option("--model", help="Model to check.")] = "lite",
+    dim: Annotated[list[int] | None, typer.Option("--dim", help="Widths to score (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="First N items per task (quick check).")] = None,
+    compare_rotation: Annotated[bool, typer.Option("--compare-rotation", help="Also score without the Matryoshka rotation.")] = False,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Where the generated suite lives.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the report (markdown).")] = None,
+) -> None:
+    """Built-in self-check: cross-modal retrieval on generated speech, PDFs, images and video."""
+    from omnivec.config import Settings
+    from omnivec.evaluation.report import DIMS, quality_report
+    from omnivec.evaluation.runner import TARGETS
+
+    with progress_bar(2, "evaluating") as bar:
+        task_id = bar.add_task("eval", total=None, rate="")
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task_id, completed=done, total=total)
+
+        try:
+            report = quality_report(
+                model, (cache or Settings.from_env().cache_dir / "eval").expanduser(), limit, tuple(dim or DIMS),
+                (True, False) if compare_rotation else (True,), progress=advance,
+            )
+        except OmnivecError as exc:
+            raise fail(exc.message) from None
+    out_text = report.markdown
+    print(out_text)
+    if out:
+        out.write_text(out_text + "\n", encoding="utf-8")
+    passed = "FAIL" not in out_text.split("## Misses")[0]
+    err.print(f"{len(TARGETS)} quality targets: {'all met' if passed else 'some missed (see FAIL lines)'}")
+
+
 def _register_server_command() -> None:
     try:
         from omnivec.api.serve_cli import serve  # type: ignore[import-not-found,unused-ignore]

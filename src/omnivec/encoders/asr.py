@@ -60,6 +60,7 @@ class WhisperAsr:
             vad_filter=True,
             vad_parameters={"min_silence_duration_ms": 500},
             condition_on_previous_text=False,
+            temperature=0.0,  # no sampling fallback: the same audio always gives the same transcript
             without_timestamps=False,
         )
         kept = tuple(

@@ -38,6 +38,7 @@ PARAGRAPH_TO_SCAN = "paragraph->scanned-pdf"
 TEXT_TO_TEXT_IMAGE = "text->text-image"
 SENTENCE_TO_VIDEO = "sentence->video"
 PARAPHRASE_TO_VIDEO = "paraphrase->video"
+TERM_TO_DEFINITION = "term->definition"
 
 VOICES = ("en-us", "en-gb")
 SPEEDS = (150, 160, 175, 165, 155, 170)  # words per minute
@@ -92,6 +93,7 @@ def build_suite(cache_dir: Path, limit: int | None = None) -> Suite:
 
     Raises:
         RuntimeError: espeak-ng or ffmpeg is missing or fails.
+        ValueError: a video narration is longer than the longest clip (a corpus error).
     """
     root = cache_dir / f"suite-v{SUITE_VERSION}"
     images = _available_photos()
@@ -101,6 +103,7 @@ def build_suite(cache_dir: Path, limit: int | None = None) -> Suite:
         *_pdf_tasks(root / "pdf", limit),
         _text_image_task(root / "text-image", _head(SENTENCES[:TEXT_IMAGE_COUNT], limit)),
         *_video_tasks(root / "video", images, limit),
+        _definition_task(limit),
     )
     return Suite(root=root, version=SUITE_VERSION, tasks=tasks)
 
@@ -110,7 +113,7 @@ def _head(items: Sequence[T], limit: int | None) -> list[T]:
 
 
 def _ensure(path: Path, write: Callable[[Path], object]) -> Path:
-    """Create ``path`` with ``write`` unless it exists; a crash never leaves a half-written file."""
+    """Create ``path`` with ``write`` unless it exists, via a partial file so a crash leaves none torn."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -234,4 +237,22 @@ def _video_tasks(folder: Path, images: dict[str, Image.Image], limit: int | None
     return (
         Task(SENTENCE_TO_VIDEO, "text", "video", lines, tuple(videos), order, lines, labels),
         Task(PARAPHRASE_TO_VIDEO, "text", "video", paraphrases, tuple(videos), order, paraphrases, labels),
+    )
+
+
+def _definition_task(limit: int | None) -> Task:
+    """Text to text over 1,000 WordNet definitions: hard enough to show what Matryoshka widths cost.
+
+    The ImageNet-1k synsets' definitions (shipped in omnivec.data; disjoint from the corpus the
+    lite rotation is fitted on); a query is the synset's first lemma.
+    """
+    from omnivec.models.tables import imagenet_classes
+
+    rows = _head(imagenet_classes(), limit)
+    terms = tuple(lemmas[0] for _, lemmas, _ in rows)
+    definitions = tuple(definition for _, _, definition in rows)
+    return Task(
+        name=TERM_TO_DEFINITION, query_modality="text", doc_modality="text", queries=terms,
+        docs=definitions, relevant=tuple(range(len(rows))), query_labels=terms,
+        doc_labels=tuple(d[:60] for d in definitions),
     )

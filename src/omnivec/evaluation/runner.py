@@ -92,6 +92,7 @@ class Miss:
     expected: str
     rank: int  # of the expected document, 1-based
     retrieved: str  # label of the top-ranked document
+    query_metadata: dict[str, Any]  # what the model reported for each (transcript, OCR text...)
     expected_metadata: dict[str, Any]
     retrieved_metadata: dict[str, Any]
 
@@ -205,6 +206,7 @@ def _task_misses(task: Task, vectors: SuiteVectors, dim: int | None, rotated: bo
                 expected=task.doc_labels[expected],
                 rank=int(ranks[i]),
                 retrieved=task.doc_labels[retrieved],
+                query_metadata=vectors.metadata[("query", task.queries[i])],
                 expected_metadata=vectors.metadata[("doc", task.docs[expected])],
                 retrieved_metadata=vectors.metadata[("doc", task.docs[retrieved])],
             )

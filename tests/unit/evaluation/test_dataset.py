@@ -43,7 +43,7 @@ def test_corpus_is_big_enough_and_distinct() -> None:
 
 def test_every_task_is_limited_and_aligned(suite: Suite) -> None:
     names = [task.name for task in suite.tasks]
-    assert len(set(names)) == len(names) == 11
+    assert len(set(names)) == len(names) == 12
     for task in suite.tasks:
         assert len(task.queries) == len(task.docs) == len(task.relevant) == LIMIT, task.name
         assert len(task.query_labels) == len(task.queries) and len(task.doc_labels) == len(task.docs)
