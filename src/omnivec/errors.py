@@ -15,6 +15,7 @@
     ├── ModelMismatch                 409 FAILED_PRECONDITION (vectors of another model)
     ├── Overloaded                    429 RESOURCE_EXHAUSTED
     ├── Unavailable                   503 UNAVAILABLE
+    │   └── DeadlineExceeded          504 DEADLINE_EXCEEDED (request timeout)
     └── MissingDependency             500 (an optional package is not installed)
 
 Library code raises these; the HTTP layer renders them with one table (``api/errors.py``),
@@ -96,6 +97,13 @@ class Unavailable(OmnivecError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DeadlineExceeded(Unavailable):
+    """A request did not finish within the server's request timeout."""
+
+    http_status = 504
+    status = "DEADLINE_EXCEEDED"
 
 
 class MissingDependency(OmnivecError):
