@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages omnivec's media tools need, only those missing.
 set -euo pipefail
-packages=(espeak-ng ffmpeg sox fonts-dejavu-core)
+packages=(espeak-ng ffmpeg sox fonts-dejavu-core chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -191,15 +191,19 @@ def eval_command(
     err.print(f"{len(TARGETS)} quality targets: {'all met' if passed else 'some missed (see FAIL lines)'}")
 
 
-def _register_server_command() -> None:
-    try:
-        from omnivec.api.serve_cli import serve  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the server extra is not installed
-        return
+def _register_subcommands() -> None:
+    """The server, index and batch commands live beside the code they drive."""
+    from omnivec.api.serve_cli import serve
+    from omnivec.batch.cli import batch_app
+    from omnivec.index.cli import index_app, search
+
     app.command()(serve)
+    app.command()(search)
+    app.add_typer(index_app, name="index")
+    app.add_typer(batch_app, name="batch")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    _register_server_command()
+    _register_subcommands()
     app()

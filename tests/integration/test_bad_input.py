@@ -194,8 +194,9 @@ async def _burst(url: str, n: int) -> list[httpx.Response]:
         return await asyncio.gather(*(http.post(EMBED, json=text_body(f"{i} {LONG_TEXT}")) for i in range(n)))
 
 
-def test_full_queue_is_429_with_retry_after(server_settings: ServerSettings, library: Embedder) -> None:
-    settings = replace(server_settings, queue_size=1, max_batch_cost=1, max_wait_ms=0)
+def test_full_queue_is_429_with_retry_after(server_settings: ServerSettings, library: Embedder, tmp_path: Path) -> None:
+    # A second server needs its own data dir: one server per data dir runs its batch jobs.
+    settings = replace(server_settings, data_dir=tmp_path, queue_size=1, max_batch_cost=1, max_wait_ms=0)
     with serve_in_thread(create_app(settings, library)) as url:
         responses = asyncio.run(_burst(url, 12))
         codes = sorted(r.status_code for r in responses)
@@ -207,8 +208,8 @@ def test_full_queue_is_429_with_retry_after(server_settings: ServerSettings, lib
         assert httpx.post(url + EMBED, json=text_body()).status_code == 200
 
 
-def test_request_timeout_is_504(server_settings: ServerSettings, library: Embedder) -> None:
-    settings = replace(server_settings, request_timeout=0.01)
+def test_request_timeout_is_504(server_settings: ServerSettings, library: Embedder, tmp_path: Path) -> None:
+    settings = replace(server_settings, data_dir=tmp_path, request_timeout=0.01)
     with serve_in_thread(create_app(settings, library)) as url:
         response = httpx.post(url + EMBED, json=text_body(LONG_TEXT * 3), timeout=60)
         assert "did not finish within 0.01 s" in error_of(response, 504, "DEADLINE_EXCEEDED")

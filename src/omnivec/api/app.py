@@ -1,4 +1,4 @@
-"""The HTTP app: Gemini and OpenAI embedding APIs, Files API, health and metrics, in one factory.
+"""The HTTP app: Gemini and OpenAI embedding APIs, Files and batch APIs, health and metrics, in one factory.
 
 :func:`create_app` wires the served model (an :class:`~omnivec.embedder.Embedder` behind a
 :class:`~omnivec.engine.batcher.Batcher`), the file store, the error table and three ASGI
@@ -8,6 +8,7 @@ thread after start-up, so ``/healthz`` answers at once and ``/readyz`` once it i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnivec import __version__
-from omnivec.api import files, gemini, openai
+from omnivec.api import batches, files, gemini, openai, search
 from omnivec.api.auth import ApiKeyMiddleware, redact_keys_in_access_log
 from omnivec.api.errors import flavor_of, install_error_handlers, response_for
 from omnivec.api.metrics import Metrics, MetricsMiddleware
@@ -144,11 +145,13 @@ def create_app(settings: ServerSettings | None = None, embedder: Embedder | None
     registry = Metrics()
     served = ServedModel(settings, embedder or Embedder(settings.model, settings.library), registry)
     store = files.FileStore(settings.data_dir, settings.max_request_bytes)
+    jobs = batches.BatchRegistry(settings.data_dir / "batches", served)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.open()
         await served.start()
+        jobs.open(asyncio.get_running_loop())
         if settings.api_keys:
             logger.info("API keys required (%d configured)", len(settings.api_keys))
         else:
@@ -161,15 +164,18 @@ def create_app(settings: ServerSettings | None = None, embedder: Embedder | None
         )
         yield
         logger.info("shutting down: finishing queued requests")
+        await jobs.close()  # first: the running batch job uses the model thread
         await served.close()
 
     app = FastAPI(title="omnivec", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.served = served
     app.state.files = store
+    app.state.batches = jobs
     app.state.metrics = registry
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (gemini.router, openai.router, files.router, ops):
+    # batches before files: its /files/{id}:download would otherwise reach files' /files/{name}
+    for router in (gemini.router, openai.router, batches.router, files.router, ops, search.router):
         app.include_router(router)
     # add_middleware wraps: the last added runs first.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

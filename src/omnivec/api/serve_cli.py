@@ -31,9 +31,11 @@ def build_settings(
     allow: list[Path] | None,
     model: str | None,
     data_dir: Path | None,
+    index: Path | None = None,
 ) -> ServerSettings:
     """Flags over ``OMNIVEC_*`` over the TOML file; ``--allow`` adds to the configured roots."""
-    flags = {"host": host, "port": port, "model": model, "data_dir": data_dir, "api_keys": api_key or None}
+    flags = {"host": host, "port": port, "model": model, "data_dir": data_dir, "api_keys": api_key or None,
+             "index_dir": index}  # fmt: skip
     settings = load_settings(config, flags)
     if allow:
         settings = replace(
@@ -66,7 +68,16 @@ def serve(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Where uploaded files are kept.")
     ] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Also serve the demo search index.")] = False,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index folder to serve at / and /v1/search (OMNIVEC_INDEX)."),
+    ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Build (once, in ~/.cache/omnivec) and serve a demo index of sample media."
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve Gemini- and OpenAI-compatible embedding APIs over HTTP."""
@@ -77,12 +88,15 @@ def serve(
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s", force=True)
     try:
-        settings = build_settings(config, host, port, api_key, allow, model, data_dir)
-        app = create_app(settings)
-    except (ConfigError, OmnivecError) as exc:
+        settings = build_settings(config, host, port, api_key, allow, model, data_dir, index)
+        embedder = None
+        if demo:
+            settings, embedder = _with_demo(settings)
+        app = create_app(settings, embedder)
+    except (ConfigError, OmnivecError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
-    if demo:
-        logger.warning("--demo: demo index not built yet; serving the embedding APIs only")
+    if settings.index_dir is not None:
+        typer.echo(f"search page: http://{settings.host}:{settings.port}/  (index {settings.index_dir})")
     if not settings.api_keys:
         logger.warning("no API keys configured: bound to %s (loopback) only", settings.host)
     options: dict[str, Any] = {
@@ -90,6 +104,24 @@ def serve(
         "timeout_graceful_shutdown": settings.request_timeout,
     }
     uvicorn.run(app, host=settings.host, port=settings.port, **options)
+
+
+def _with_demo(settings: ServerSettings) -> tuple[ServerSettings, Any]:
+    """Build the demo index (skipping unchanged files) and point the settings at it."""
+    from omnivec.embedder import Embedder
+    from omnivec.index.demo import build_demo, default_index_dir, default_media_dir
+
+    media = default_media_dir()
+    settings = replace(
+        settings, index_dir=default_index_dir(), allowed_roots=(*settings.allowed_roots, media)
+    )
+    embedder = Embedder(settings.model, settings.library)
+    typer.echo(f"building the demo index from {media} (first run only; later runs skip unchanged files)")
+    index_dir, report = build_demo(embedder, media, settings.index_dir)
+    typer.echo(
+        f"demo index {index_dir}: {report.added} added, {report.skipped} unchanged, {report.chunks} chunks"
+    )
+    return settings, embedder
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ class ServerSettings:
     data_dir: Path = field(default_factory=_default_data_dir)  # uploaded files live here
     max_request_bytes: int = DEFAULT_LIMITS.max_request_bytes  # media bytes per request / upload
     max_segmented_seconds: float = 3600.0  # longest audio/video accepted with omnivecSegments
+    index_dir: Path | None = None  # the search index served at /v1/search and /; None = no index
     base: Settings = field(default_factory=Settings)  # cache dir, device, threads (library)
 
     @property
@@ -150,6 +151,12 @@ OPTIONS: tuple[Option, ...] = (
         "OMNIVEC_MAX_SEGMENTED_SECONDS",
         _positive(float),
         "longest audio/video accepted with omnivecSegments",
+    ),
+    Option(
+        "index_dir",
+        "OMNIVEC_INDEX",
+        lambda v: Path(str(v)).expanduser(),
+        "the index served at / and /v1/search",
     ),
 )
 

@@ -151,7 +151,8 @@ class LiteModel:
     def _cache_path(self, name: str, recipe: str) -> Path:
         from omnivec.encoders.minilm import default_weights
 
-        key = tables.weights_key(default_weights() / "model.safetensors", recipe)
+        # The runtime is part of the key: tables built with int8 vectors must not serve fp32 ones.
+        key = tables.weights_key(default_weights() / "model.safetensors", f"{recipe}:{self.settings.runtime}")
         return self.settings.cache_dir / "lite" / f"{name}-{key}.npy"
 
     @property
@@ -242,7 +243,7 @@ class LiteModel:
         plan.transcript = batch.add_text(transcript.text)
         plan.meta["transcript"] = transcript.text
         plan.meta["segments"] = [list(s) for s in transcript.segments]
-        plan.meta["seconds"] = round(transcript.seconds, 3)
+        plan.meta.setdefault("seconds", round(transcript.seconds, 3))  # a video keeps its own length
 
     def _plan_audio(self, plan: _PartPlan, batch: _Batch, part: LoadedPart) -> None:
         from omnivec.media.audio import decode_audio, probe_audio_seconds

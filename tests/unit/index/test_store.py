@@ -1,0 +1,159 @@
+"""Both VectorStore backends against the same tests, on synthetic vectors (no model needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivec.errors import ModelMismatch
+from omnivec.index.index import open_store
+from omnivec.index.lancedb_store import AnnConfig, LanceStore
+from omnivec.index.search import exact, match_sources, prefix_of, two_stage
+from omnivec.index.store import (
+    Chunk,
+    FileRecord,
+    Filters,
+    IndexIdentity,
+    VectorStore,
+    chunk_id,
+    clip_text,
+    read_identity,
+    write_identity,
+)
+
+DIM, PREFIX = 64, 16
+WEIRD = '/data/it\'s a "quoted" \\ back\\slash, ünïcode — and\ttab.txt'
+
+
+def identity(backend: str) -> IndexIdentity:
+    return IndexIdentity("test-model", "1.0", DIM, PREFIX, backend)  # type: ignore[arg-type]
+
+
+def matryoshka_vectors(n: int, seed: int = 0) -> np.ndarray:
+    """(n, DIM) unit vectors whose variance decays along the dimensions, as after lite's rotation."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, DIM)) * (1.0 + np.arange(DIM)) ** -0.7
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_chunk(i: int, source: str, modality: str = "text") -> Chunk:
+    return Chunk(chunk_id(source, f"chars:{i}-{i + 1}"), source, modality, "text_window", f"chars:{i}-{i + 1}",
+                 f"chunk {i} of {source}", "h" * 64, 1.5, "test-model", "1.0", DIM, chars=(i, i + 1))  # fmt: skip
+
+
+@pytest.fixture(params=["lancedb", "milvus"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    opened = open_store(tmp_path / "idx", identity(request.param))
+    yield opened
+    opened.close()
+
+
+def fill(store: VectorStore, n: int, sources: list[str], seed: int = 0) -> np.ndarray:
+    vectors = matryoshka_vectors(n, seed)
+    modalities = ["text", "image", "audio"]
+    chunks = [make_chunk(i, sources[i % len(sources)], modalities[i % 3]) for i in range(n)]
+    store.add_chunks(chunks, vectors, prefix_of(vectors, PREFIX))
+    return vectors
+
+
+def test_file_markers_upsert_list_delete(store: VectorStore) -> None:
+    record = FileRecord(WEIRD, "a" * 64, 12.5, 100, "text", 3, "pending")
+    store.put_files([record, replace(record, source="/data/b.txt")])
+    store.put_files([replace(record, state="complete", chunks=4)])  # replaces, keyed by source
+    files = store.list_files()
+    assert set(files) == {WEIRD, "/data/b.txt"}
+    assert files[WEIRD] == replace(record, state="complete", chunks=4)
+    store.delete_files([WEIRD])
+    assert set(store.list_files()) == {"/data/b.txt"}
+
+
+def test_chunks_add_list_count_delete(store: VectorStore) -> None:
+    fill(store, 30, [WEIRD, "/data/b.txt", "/data/c.txt"])
+    assert store.count_chunks() == 30
+    assert store.count_chunks(Filters(modalities=("image",))) == 10
+    assert store.count_chunks(Filters(sources=(WEIRD,))) == 10
+    listed = store.list_chunks([WEIRD])
+    assert len(listed) == 10 and all(c.source == WEIRD for c in listed)
+    assert listed[0] == make_chunk(
+        int(listed[0].locator.split(":")[1].split("-")[0]), WEIRD, listed[0].modality
+    )
+    store.delete_chunks([WEIRD, "/data/c.txt"])
+    assert store.count_chunks() == 10 and {c.source for c in store.list_chunks()} == {"/data/b.txt"}
+    assert store.list_chunks([]) == [] and store.count_chunks(Filters(sources=())) == 0
+
+
+def test_exact_search_ranks_by_dot_product_and_filters(store: VectorStore) -> None:
+    sources = [WEIRD, "/data/b.txt"]
+    vectors = fill(store, 200, sources)
+    query = matryoshka_vectors(1, seed=9)[0]
+    hits = exact(store, query, 10, Filters())
+    truth = np.argsort(-(vectors @ query))[:10]
+    assert [h.chunk.locator for h in hits] == [f"chars:{i}-{i + 1}" for i in truth]
+    assert [h.score for h in hits] == pytest.approx(list((vectors @ query)[truth]), abs=1e-5)
+    only = exact(store, query, 5, Filters(modalities=("audio",), sources=(WEIRD,)))
+    assert only and all(h.modality == "audio" and h.source == WEIRD for h in only)
+    assert exact(store, query, 5, Filters(sources=())) == []
+
+
+def test_two_stage_recall_against_exact(store: VectorStore) -> None:
+    vectors = fill(store, 3000, [f"/data/{i}.txt" for i in range(7)])
+    queries = matryoshka_vectors(20, seed=5)
+    recalls = []
+    for query in queries:
+        truth = set(np.argsort(-(vectors @ query))[:10])
+        found = {
+            int(h.chunk.locator.split(":")[1].split("-")[0]) for h in two_stage(store, query, 10, Filters())
+        }
+        recalls.append(len(truth & found) / 10)
+    assert np.mean(recalls) >= 0.95
+
+
+def test_lance_ann_index_is_built_when_large_retrained_when_doubled_and_keeps_recall(tmp_path: Path) -> None:
+    store = LanceStore(
+        tmp_path / "lance", identity("lancedb"), AnnConfig(min_rows=2000, rows_per_partition=500)
+    )
+    fill(store, 1500, ["/data/a.txt"])
+    store.optimize()
+    assert store.ann_index() is None  # small: exact scans
+    more = matryoshka_vectors(3000, seed=1)
+    chunks = [make_chunk(i, "/data/b.txt") for i in range(1500, 4500)]
+    store.add_chunks(chunks, more, prefix_of(more, PREFIX))
+    store.optimize()
+    assert store.ann_index() == f"{AnnConfig().index_type} on prefix (trained on 4,500 rows)"
+    vectors = np.concatenate([matryoshka_vectors(1500), more])
+    queries = matryoshka_vectors(20, seed=3)
+    recall = np.mean([
+        len(set(np.argsort(-(vectors @ q))[:10]) & {int(h.chunk.locator[6:].split("-")[0]) for h in two_stage(store, q, 10, Filters())}) / 10
+        for q in queries
+    ])  # fmt: skip
+    assert recall >= 0.9
+    fill(store, 1000, ["/data/c.txt"], seed=2)
+    store.optimize()
+    assert "4,500 rows" in (store.ann_index() or "")  # 5,500 rows: not yet doubled
+    fill(store, 4000, ["/data/d.txt"], seed=4)
+    store.optimize()
+    assert "9,500 rows" in (store.ann_index() or "")
+
+
+def test_identity_round_trip_and_mismatch(tmp_path: Path) -> None:
+    ident = identity("lancedb")
+    assert read_identity(tmp_path) is None
+    write_identity(tmp_path, ident)
+    assert read_identity(tmp_path) == ident
+    ident.check("test-model", "1.0", DIM, "x")
+    with pytest.raises(ModelMismatch, match=r"test-model 1\.0 \(64-d\)"):
+        ident.check("test-model", "2.0", DIM, "the query")
+
+
+def test_helpers() -> None:
+    assert chunk_id("/a", "whole") == chunk_id("/a", "whole") != chunk_id("/a", "page:1")
+    assert clip_text("é" * 10, 5) == "éé"
+    sources = ["/home/u/docs/a.pdf", "/home/u/docs/sub/b.txt", "/home/u/talks/c.mp4"]
+    assert match_sources(sources, "*.pdf") == ("/home/u/docs/a.pdf",)
+    assert match_sources(sources, "docs/*") == tuple(sources[:2])
+    assert match_sources(sources, "./talks/*.mp4") == (sources[2],)
+    assert match_sources(sources, "/home/u/docs/*.txt") == (sources[1],)
