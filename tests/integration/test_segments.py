@@ -14,11 +14,12 @@ from PIL import Image
 from omnivec import Embedder
 from omnivec.api.app import create_app
 from omnivec.api.background import serve_in_thread
-from omnivec.api.segments import SAMPLE_RATE, bounds, wav_bytes
+from omnivec.api.segments import SAMPLE_RATE, bounds
 from omnivec.api.settings import ServerSettings
 from omnivec.content import Content, Part
 from omnivec.evaluation import synth
 from omnivec.media.audio import decode_audio
+from omnivec.media.audio import encode_wav as wav_bytes
 from omnivec.models.base import EmbedOptions
 
 EMBED = "/v1beta/models/lite:embedContent"

@@ -24,7 +24,6 @@ import numpy as np
 from fastapi import APIRouter, Request
 
 from omnivec.api.files import FileStore
-from omnivec.api.payload import inline_part
 from omnivec.api.quantize import Quantization, parse_quantization, quantize
 from omnivec.api.responses import VectorResponse
 from omnivec.api.schemas import BatchEmbedContentsRequest, ContentIn, EmbedContentRequest, FileData, PartIn
@@ -34,6 +33,7 @@ from omnivec.content import Content, Part, canonical_mime
 from omnivec.errors import InvalidInput, OmnivecError
 from omnivec.media.files import resolve_allowed
 from omnivec.media.sniff import verify_mime
+from omnivec.payload import inline_part
 
 GENERATION_METHODS = ["embedContent", "batchEmbedContents", "asyncBatchEmbedContent"]
 MAX_BATCH_REQUESTS = (

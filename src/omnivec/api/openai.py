@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request
 
-from omnivec.api.payload import inline_part
 from omnivec.api.quantize import parse_quantization, quantize
 from omnivec.api.responses import VectorResponse
 from omnivec.api.schemas import OpenAIEmbeddingRequest
 from omnivec.api.served import Item, ServedModel
 from omnivec.content import Content, Part
 from omnivec.errors import InvalidInput
+from omnivec.payload import inline_part
 
 MAX_INPUTS = 2048  # items per request, as OpenAI's API
 DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)

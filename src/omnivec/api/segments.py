@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import io
 import math
-import wave
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from omnivec.config import Settings
 from omnivec.content import Content, Part, canonical_mime, modality_of
 from omnivec.errors import InvalidInput, LimitExceeded
+from omnivec.media.audio import encode_wav
 
 SEGMENT_SECONDS = 30.0  # longest segment; under every per-content media limit
 SAMPLE_RATE = 16000  # Hz of re-encoded audio segments (what the speech recognizer reads)
@@ -43,18 +41,6 @@ def bounds(seconds: float, longest: float = SEGMENT_SECONDS) -> list[tuple[float
     n = max(1, math.ceil(seconds / longest - 1e-9))
     step = seconds / n
     return [(i * step, seconds if i == n - 1 else (i + 1) * step) for i in range(n)]
-
-
-def wav_bytes(samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    """(N,) float32 in [-1, 1] -> a mono 16-bit PCM WAV file."""
-    pcm = np.clip(np.rint(samples * 32767.0), -32768, 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.tobytes())
-    return buffer.getvalue()
 
 
 def _png(image: object) -> bytes:
@@ -113,7 +99,7 @@ def _audio_segments(data: bytes, max_seconds: float) -> list[Segment]:
     segments = []
     for start, end in bounds(len(samples) / SAMPLE_RATE):
         chunk = samples[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-        segments.append(Segment(start, end, Content((Part.from_bytes(wav_bytes(chunk), "audio/wav"),))))
+        segments.append(Segment(start, end, Content((Part.from_bytes(encode_wav(chunk), "audio/wav"),))))
     return segments
 
 
@@ -142,6 +128,6 @@ def _video_segments(data: bytes, settings: Settings, max_seconds: float, video_a
         if samples is not None:
             chunk = samples[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
             if chunk.size:
-                parts.append(Part.from_bytes(wav_bytes(chunk), "audio/wav"))
+                parts.append(Part.from_bytes(encode_wav(chunk), "audio/wav"))
         segments.append(Segment(start, end, Content(tuple(parts))))
     return segments

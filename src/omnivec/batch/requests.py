@@ -15,10 +15,7 @@ one bad line must not stop a job of a million.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,9 +25,9 @@ from urllib.parse import unquote, urlparse
 from omnivec.content import Content, Part
 from omnivec.errors import InvalidInput, OmnivecError, PayloadTooLarge
 from omnivec.models.base import EmbedOptions, check_task
+from omnivec.payload import decode_base64
 
 _SKIP_BLOCK = 1 << 20  # bytes read at a time while skipping the rest of an over-long line
-_URLSAFE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,25 +221,6 @@ def _blob_fields(blob: Any, where: str, camel: str, snake: str | None = None) ->
         raise InvalidInput(f"{where}.mimeType is required with inline data")
     return value, mime
 
-
-def decode_base64(data: str, what: str) -> bytes:
-    """Standard or URL-safe base64, padding optional (as proto3 JSON accepts).
-
-    Raises:
-        InvalidInput: not base64.
-    """
-    text = "".join(data.split())
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        pass
-    if _URLSAFE.fullmatch(text):
-        bare = text.rstrip("=")
-        try:
-            return base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
-        except (binascii.Error, ValueError):
-            pass
-    raise InvalidInput(f"{what} is not valid base64")
 
 
 def _local_path(uri: str, base_dir: Path) -> Path:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -38,6 +37,7 @@ import numpy as np
 from omnivec.content import MIME_MODALITY, Part
 from omnivec.errors import DecodeError, InvalidInput
 from omnivec.limits import Limits
+from omnivec.media.audio import encode_wav
 
 SAMPLE_RATE = 16_000  # Hz: what decode_audio returns and what segments are encoded at
 PROXY_MAX_SIDE = 1_280  # pixels: proxy frames are downscaled to this longest side
@@ -242,18 +242,6 @@ def _time_locator(start: float, end: float) -> str:
     return f"time:{start:.3f}-{end:.3f}"
 
 
-def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """(N,) float32 mono in [-1, 1] -> 16-bit PCM WAV bytes."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
-    return buffer.getvalue()
-
-
 def _cut(samples: np.ndarray, start: float, end: float) -> np.ndarray:
     return samples[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
 
@@ -270,7 +258,7 @@ def plan_audio(data: bytes, mime: str, policy: ChunkingPolicy, limits: Limits) -
     total = len(samples) / SAMPLE_RATE
     chunks = []
     for start, end in segment_windows(total, policy.segment_seconds, policy.segment_overlap_seconds):
-        part = Part.from_bytes(wav_bytes(_cut(samples, start, end)), "audio/wav")
+        part = Part.from_bytes(encode_wav(_cut(samples, start, end)), "audio/wav")
         chunks.append(PlannedChunk("audio_segment", _time_locator(start, end), (part,), seconds=(start, end)))
     return chunks
 

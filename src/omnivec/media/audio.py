@@ -104,3 +104,18 @@ def _decode_stream(
     if not chunks:
         raise DecodeError("the audio stream has no decodable frames (empty, corrupt or truncated)")
     return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def encode_wav(samples: np.ndarray, sample_rate: int = 16000) -> bytes:
+    """(N,) float32 mono in [-1, 1] -> 16-bit PCM WAV bytes (how segments of long audio are re-embedded)."""
+    import io
+    import wave
+
+    pcm = np.clip(np.rint(samples * 32767.0), -32768, 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()

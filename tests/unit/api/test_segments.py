@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from omnivec.api.segments import SEGMENT_SECONDS, bounds, wav_bytes
+from omnivec.api.segments import SEGMENT_SECONDS, bounds
 from omnivec.media.audio import decode_audio
+from omnivec.media.audio import encode_wav as wav_bytes
 
 
 @pytest.mark.parametrize("seconds", [0.5, 30.0, 30.01, 61.0, 86.4, 3599.0])

@@ -28,10 +28,10 @@ from omnivec.index.chunking import (
     token_windows,
     tokenizer_for,
     video_proxy,
-    wav_bytes,
 )
 from omnivec.limits import DEFAULT_LIMITS, Limits
 from omnivec.media.audio import decode_audio
+from omnivec.media.audio import encode_wav as wav_bytes
 from omnivec.media.pdf import count_pdf_pages, read_pdf
 from omnivec.media.video import probe_video, sample_frames
 

@@ -1,4 +1,4 @@
-"""Inline media in request bodies: base64 decoding and the label-versus-bytes check, for both APIs."""
+"""Inline media as the wire APIs send it: base64 text (standard or URL-safe) with a MIME type."""
 
 from __future__ import annotations
 

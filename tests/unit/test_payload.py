@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from omnivec.api.payload import decode_base64, inline_part
 from omnivec.errors import DecodeError, InvalidInput, UnsupportedMedia
+from omnivec.payload import decode_base64, inline_part
 
 DATA = bytes(range(256)) * 3
 
