@@ -76,6 +76,7 @@ class _Batch:
         self.texts: list[str] = []
         self.images: list[Any] = []
         self.ocr_images: list[tuple[int, int]] = []  # (image index, text slot to fill)
+        self.token_ids: dict[int, list[int]] = {}  # text slot -> word pieces, once counted
 
     def add_text(self, text: str) -> int:
         self.texts.append(text)
@@ -108,6 +109,7 @@ class LiteModel:
         self._asr: Any = None
         self._class_table: np.ndarray | None = None
         self._rotation: np.ndarray | None = None
+        self._weights_digest: str | None = None
 
     # -- lazy encoders ------------------------------------------------------------------
     @property
@@ -152,7 +154,9 @@ class LiteModel:
         from omnivec.encoders.minilm import default_weights
 
         # The runtime is part of the key: tables built with int8 vectors must not serve fp32 ones.
-        key = tables.weights_key(default_weights() / "model.safetensors", f"{recipe}:{self.settings.runtime}")
+        if self._weights_digest is None:  # hashing the 90 MB weights once, not once per table
+            self._weights_digest = tables.weights_key(default_weights() / "model.safetensors", "")
+        key = tables.text_key(self._weights_digest, f"{recipe}:{self.settings.runtime}")
         return self.settings.cache_dir / "lite" / f"{name}-{key}.npy"
 
     @property
@@ -294,10 +298,11 @@ class LiteModel:
             total = sum(len(x) for x in ids)
             if total > limit and options.auto_truncate:
                 budget = limit
-                for i, x in zip(own, ids, strict=True):
-                    batch.texts[i] = self.text_encoder.tokenizer.decode(x[: max(budget, 0)])
+                for k, x in enumerate(ids):
+                    ids[k] = x[: max(budget, 0)]
                     budget -= len(x)
                 total = limit
+            batch.token_ids.update(zip(own, ids, strict=True))  # counted once, encoded as is
             check_text_tokens(total, self.settings.limits)
             counts.append(total)
         return counts
@@ -312,7 +317,10 @@ class LiteModel:
                 plan.meta["ocr_text" if plan.modality != "pdf" else "page_text"] = found
         if not batch.texts:
             return np.zeros((0, DIM), np.float32)
-        return np.asarray(self.text_encoder.encode(batch.texts), dtype=np.float32)
+        missing = [i for i in range(len(batch.texts)) if i not in batch.token_ids]
+        batch.token_ids.update(zip(missing, self.text_encoder.tokenize([batch.texts[i] for i in missing]), strict=True))
+        ids = [batch.token_ids[i] for i in range(len(batch.texts))]
+        return np.asarray(self.text_encoder.encode_ids(ids), dtype=np.float32)
 
     def _run_images(self, batch: _Batch) -> np.ndarray:
         if not batch.images:

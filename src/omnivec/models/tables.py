@@ -68,6 +68,11 @@ def weights_key(path: Path, recipe: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def text_key(weights_digest: str, recipe: str) -> str:
+    """Cache key of a derived table: the weights' digest combined with the recipe that built it."""
+    return hashlib.sha256(f"{weights_digest}:{recipe}".encode()).hexdigest()[:16]
+
+
 def cached_array(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """Load ``path`` or compute and save it atomically (a crash never leaves half a file)."""
     if path.exists():
