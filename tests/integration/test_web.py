@@ -1,5 +1,9 @@
 """The search page in a real headless Chromium (Debian's), driven by Playwright: load the page,
-search by text, check the results and thumbnails, and save a screenshot to ``artifacts/``."""
+search by text, check the results and thumbnails, and save a screenshot to ``artifacts/``.
+
+The server requires an API key, as an exposed one does: the page and its assets load without
+one, a search without the key shows the authentication message, and with the key typed into
+the page (kept in localStorage) the results and their key-protected thumbnails show."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).parents[2] / "artifacts"
+API_KEY = "web-test-key"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/ensure-apt.sh installs it)"
@@ -39,12 +44,21 @@ def url(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Image.Image]
     (folder / "volcano.md").write_text("# Volcanoes\nVolcanoes erupt when molten magma rises to the surface.")
     (folder / "bread.txt").write_text("Knead the dough and let the bread rise overnight before baking.")
     settings = replace(
-        server_settings, index_dir=tmp_path_factory.mktemp("web-index") / "idx", allowed_roots=(folder,)
-    )
+        server_settings, index_dir=tmp_path_factory.mktemp("web-index") / "idx", allowed_roots=(folder,),
+        api_keys=(API_KEY,),
+    )  # fmt: skip
     with serve_in_thread(create_app(settings, library)) as base:
-        added = httpx.post(base + "/v1/index/documents", json={"paths": [str(folder)]}, timeout=300)
+        added = httpx.post(base + "/v1/index/documents", json={"paths": [str(folder)]},
+                           headers={"x-goog-api-key": API_KEY}, timeout=300)  # fmt: skip
         assert added.status_code == 200 and added.json()["added"] == 5, added.text
         yield base
+
+
+def test_page_and_assets_need_no_key_but_data_does(url: str) -> None:
+    for path in ("/", "/web/app.js", "/web/style.css"):
+        assert httpx.get(url + path).status_code == 200, path
+    assert httpx.post(url + "/v1/search", json={"query": "cat"}).status_code == 401
+    assert httpx.get(url + "/v1/index/stats").status_code == 401
 
 
 def test_search_page_shows_results_with_thumbnails(url: str) -> None:
@@ -60,6 +74,18 @@ def test_search_page_shows_results_with_thumbnails(url: str) -> None:
             page.fill("#query", "a photo of a cat")
             page.click("#search-button")
             page.wait_for_selector("body[data-searched='true']")
+            assert "requires an API key" in page.inner_text("#status")
+            assert page.locator("#results .result").count() == 0
+            page.fill("#api-key", "not-the-key")
+            page.click("#search-button")
+            page.wait_for_selector("#status:has-text('was refused')")
+            page.fill("#api-key", API_KEY)
+            page.dispatch_event("#api-key", "change")
+            page.reload()  # the key survives in localStorage
+            assert page.input_value("#api-key") == API_KEY
+            page.fill("#query", "a photo of a cat")
+            page.click("#search-button")
+            page.wait_for_selector("#status:has-text('results for')")
             cards = page.locator("#results .result")
             assert cards.count() >= 5, page.inner_text("#status")  # PDF: a window and its pages
             first = cards.first

@@ -2,9 +2,11 @@
 
 Keys are compared in constant time (``hmac.compare_digest``, against every configured key)
 and never logged. The check is an ASGI middleware, so an unauthenticated request is refused
-before its body is read or validated. Liveness, readiness and metrics stay open, and so do
-upload chunks, which are authorized by the unguessable session id the (authenticated) start
-of the upload returned, as Google's upload URLs are.
+before its body is read or validated. Liveness, readiness and metrics stay open, and so does
+the search page (``/`` and its static files under ``/web/``: no data, and the page itself asks
+for the key it then sends with every API call). Upload chunks are authorized by the
+unguessable session id the (authenticated) start of the upload returned, as Google's upload
+URLs are.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from omnivec.api.errors import response_for
 from omnivec.errors import Unauthenticated
 
 _KEY_IN_QUERY = re.compile(r"([?&]key=)[^&\s]*")
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
+PAGE_ASSETS = "/web/"  # the search page's static files (HTML, JS, CSS): no data behind them
 UPLOAD_SESSION_PARAM = "upload_id"
 
 
@@ -54,6 +57,11 @@ def _is_upload_chunk(scope: Scope) -> bool:
     )
 
 
+def _is_open(scope: Scope) -> bool:
+    path: str = scope.get("path", "")
+    return path in OPEN_PATHS or path.startswith(PAGE_ASSETS) or _is_upload_chunk(scope)
+
+
 class ApiKeyMiddleware:
     """Refuses requests without a valid key (401) when keys are configured."""
 
@@ -62,7 +70,7 @@ class ApiKeyMiddleware:
         self.keys = tuple(keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS or _is_upload_chunk(scope):
+        if scope["type"] != "http" or not self.keys or _is_open(scope):
             await self.app(scope, receive, send)
             return
         presented = presented_key(scope)

@@ -1,10 +1,30 @@
 // The search page: one request per search, results rendered as cards. No framework, no network
-// beyond this server.
+// beyond this server. When the server requires API keys, the key typed in #api-key is kept in
+// localStorage and sent with every call: as x-goog-api-key on fetches, and as the `key` query
+// parameter on media and thumbnail URLs (an <img> or <audio> cannot send headers).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const results = $("results");
 const status = $("status");
+const keyInput = $("api-key");
+const KEY_STORAGE = "omnivec.apiKey";
+
+keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
+keyInput.addEventListener("change", () => {
+  const key = keyInput.value.trim();
+  if (key) localStorage.setItem(KEY_STORAGE, key);
+  else localStorage.removeItem(KEY_STORAGE);
+});
+
+function apiKey() {
+  return keyInput.value.trim();
+}
+
+function withKey(url) {
+  const key = apiKey();
+  return key ? `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}` : url;
+}
 
 function clock(seconds) {
   const s = Math.round(seconds);
@@ -29,17 +49,17 @@ function el(tag, attrs = {}, text) {
 function card(hit, rank) {
   const item = el("article", { class: `result ${hit.modality}`, "data-source": hit.source, "data-rank": rank });
   if (hit.thumbnail_url) {
-    const link = el("a", { href: hit.media_url + (hit.start_s !== undefined ? `#t=${hit.start_s}` : ""), target: "_blank" });
-    link.append(el("img", { class: "thumb", src: hit.thumbnail_url, alt: hit.name, loading: "lazy" }));
+    const link = el("a", { href: withKey(hit.media_url) + (hit.start_s !== undefined ? `#t=${hit.start_s}` : ""), target: "_blank" });
+    link.append(el("img", { class: "thumb", src: withKey(hit.thumbnail_url), alt: hit.name, loading: "lazy" }));
     item.append(link);
   }
   if (hit.modality === "audio") {
     const start = hit.start_s || 0;
     const end = hit.end_s !== undefined ? `,${hit.end_s}` : "";
-    item.append(el("audio", { controls: "", preload: "metadata", src: `${hit.media_url}#t=${start}${end}` }));
+    item.append(el("audio", { controls: "", preload: "metadata", src: `${withKey(hit.media_url)}#t=${start}${end}` }));
   }
   if (hit.modality === "video") {
-    const video = el("video", { controls: "", preload: "none", src: `${hit.media_url}#t=${hit.start_s || 0}` });
+    const video = el("video", { controls: "", preload: "none", src: `${withKey(hit.media_url)}#t=${hit.start_s || 0}` });
     video.hidden = true;
     item.querySelector("a")?.addEventListener("click", (event) => {
       event.preventDefault();
@@ -50,7 +70,7 @@ function card(hit, rank) {
     item.append(video);
   }
   const meta = el("div", { class: "meta" });
-  const title = el("a", { class: "name", href: hit.media_url, target: "_blank", title: hit.source }, hit.name);
+  const title = el("a", { class: "name", href: withKey(hit.media_url), target: "_blank", title: hit.source }, hit.name);
   meta.append(title);
   const line = el("div", { class: "line" });
   line.append(el("span", { class: `badge ${hit.modality}` }, hit.modality));
@@ -69,8 +89,18 @@ async function run(request, label) {
   results.replaceChildren();
   document.body.classList.add("busy");
   try {
+    const key = apiKey();
+    if (key) request.headers = { ...request.headers, "x-goog-api-key": key };
     const response = await fetch("/v1/search", request);
     const body = await response.json();
+    if (response.status === 401) {
+      document.body.classList.add("needs-key");
+      keyInput.focus();
+      throw new Error(key
+        ? "The API key was refused: check it in the API key field and search again."
+        : "This server requires an API key: enter it in the API key field and search again.");
+    }
+    document.body.classList.remove("needs-key");
     if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
     results.replaceChildren(...body.results.map(card));
     status.textContent = body.results.length
