@@ -13,6 +13,7 @@
     ├── NotFound                      404 NOT_FOUND
     │   └── ModelNotFound
     ├── ModelMismatch                 409 FAILED_PRECONDITION (vectors of another model)
+    ├── JobConflict                   409 FAILED_PRECONDITION (a batch work dir of another job)
     ├── Overloaded                    429 RESOURCE_EXHAUSTED
     ├── Unavailable                   503 UNAVAILABLE
     │   └── DeadlineExceeded          504 DEADLINE_EXCEEDED (request timeout)
@@ -77,6 +78,13 @@ class ModelNotFound(NotFound):
 
 
 class ModelMismatch(OmnivecError):
+    http_status = 409
+    status = "FAILED_PRECONDITION"
+
+
+class JobConflict(OmnivecError):
+    """The work dir or output belongs to another job (other input, options or model version)."""
+
     http_status = 409
     status = "FAILED_PRECONDITION"
 

@@ -6,7 +6,8 @@ API call it); see ``docs/batch.md`` for the input format, the outputs and crash 
 
 from __future__ import annotations
 
+from omnivec.errors import JobConflict
+
 from .job import ENGINES, Engine, JobOptions, JobSummary, Progress, run_job, summary_path
-from .workdir import JobConflict
 
 __all__ = ["ENGINES", "Engine", "JobConflict", "JobOptions", "JobSummary", "Progress", "run_job", "summary_path"]

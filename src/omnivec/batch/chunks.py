@@ -20,11 +20,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from omnivec.content import Content
-from omnivec.errors import OmnivecError
+from omnivec.errors import JobConflict, OmnivecError
 from omnivec.models.base import Embeddings, EmbedOptions
 
 from .requests import BadLine, BatchRequest, LineRules, RowError, iter_lines, parse_line
-from .workdir import JobConflict
 
 logger = logging.getLogger(__name__)
 

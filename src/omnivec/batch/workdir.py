@@ -26,17 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omnivec.errors import OmnivecError
+from omnivec.errors import JobConflict
 
 _FORMAT = 1  # bump when the chunk or manifest layout changes
 _EDGE = 1 << 20  # bytes hashed at each end of the input
-
-
-class JobConflict(OmnivecError):
-    """The work dir or output belongs to another job (other input, options or model version)."""
-
-    http_status = 409
-    status = "FAILED_PRECONDITION"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
