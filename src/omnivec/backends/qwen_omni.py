@@ -22,28 +22,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from omnivec.backends.device import placement
 from omnivec.backends.pooling import PASSAGE_PREFIX, QUERY_PREFIX, QUERY_TASKS, mean_pool, prefix_for
 from omnivec.backends.qwen_vl import (
     LIMITS,
     QwenVLEmbedder,
-    Sequence_,
-    VisualPrep,
+    TokenSequence,
     build_tokenizer,
-    model_version,
-    sample_video,
     save_weights,
     token_id,
 )
 from omnivec.backends.registry import BackendInfo, register_backend
 from omnivec.config import Settings
-from omnivec.errors import InvalidInput, MissingDependency
-from omnivec.inputs import LoadedPart
-from omnivec.models.base import EmbedOptions, ModelInfo
+from omnivec.errors import InvalidInput
 
 SAMPLE_RATE = 16_000  # Hz, what the Whisper-style feature extractor expects
 
@@ -85,71 +79,43 @@ def audio_tokens(frames: int) -> int:
 class QwenOmniEmbedder(QwenVLEmbedder):
     """A Qwen2.5-Omni thinker checkpoint in a local folder, as an omnivec Model."""
 
+    card = QWEN_OMNI_INFO
+    vision_start, vision_end, image_token, video_token = (
+        "<|vision_bos|>",
+        "<|vision_eos|>",
+        "<|IMAGE|>",
+        "<|VIDEO|>",
+    )
+    placeholders: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("image_token_id", image_token),
+        ("video_token_id", video_token),
+        ("audio_token_id", "<|AUDIO|>"),
+    )
+    wrong_architecture_hint = (
+        "model_type qwen2_5_omni_thinker: save `model.thinker` of a full Qwen2.5-Omni checkpoint"
+    )
+
     def __init__(self, path: Path, settings: Settings) -> None:
-        try:
-            import torch  # noqa: F401
-            from transformers import AutoConfig, AutoTokenizer, WhisperFeatureExtractor
-            from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-        except ImportError as exc:
-            raise MissingDependency(
-                "the qwen_omni backend needs torch and transformers: pip install 'omnivec[models]'"
-            ) from exc
+        from transformers import WhisperFeatureExtractor
 
-        self.path, self.settings = path, settings
-        config = AutoConfig.from_pretrained(path)
-        self.model_type = str(config.model_type)
-        if self.model_type not in QWEN_OMNI_INFO.architectures:
-            raise InvalidInput(
-                f"{path} holds a {self.model_type!r} model; the qwen_omni backend loads a Qwen2.5-Omni thinker "
-                "(model_type qwen2_5_omni_thinker: save `model.thinker` of a full Qwen2.5-Omni checkpoint)"
-            )
-        self.where = placement(settings)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.visual = VisualPrep(Qwen2VLImageProcessorPil.from_pretrained(path))
+        super().__init__(path, settings)
         self.audio = WhisperFeatureExtractor.from_pretrained(path)
-        self.ids = {name: token_id(self.tokenizer, name) for name in _TOKENS}
-        expected = (config.image_token_id, config.video_token_id, config.audio_token_id)
-        if expected != (self.ids["<|IMAGE|>"], self.ids["<|VIDEO|>"], self.ids["<|AUDIO|>"]):
-            raise InvalidInput(
-                f"{path}: the tokenizer's image/video/audio tokens do not match the model config's ids"
-            )
-        self.pad_id = int(
-            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.ids["<|im_end|>"]
-        )
-        self.model = _load_thinker(path, self.where)
-        self.info = ModelInfo(
-            name=f"qwen_omni:{path.name}",
-            version=model_version(path, self.model_type, self.where),
-            dim=int(config.text_config.hidden_size),
-            modalities=QWEN_OMNI_INFO.modalities,
-            matryoshka=False,
-            task_prompts=dict(TASK_PROMPTS),
-            description=QWEN_OMNI_INFO.description,
-        )
-        self._asr = None
-        import threading
+        self.ids.update({name: token_id(self.tokenizer, name) for name in ("<|audio_bos|>", "<|audio_eos|>")})
 
-        self._lock = threading.Lock()
+    def _load_model(self, path: Path) -> Any:
+        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniThinkerModel
 
-    # -- prompt --------------------------------------------------------------------------------
+        cls: Any = Qwen2_5OmniThinkerModel
+        model = cls.from_pretrained(path, dtype=self.where.dtype)
+        return model.to(self.where.device).eval()
+
     def _prompt_head(self, task: str | None) -> str:
         return f"<|im_start|>user\n{prefix_for(task)}"
 
     def _prompt_tail(self) -> str:
         return "<|im_end|>"
 
-    # -- media -----------------------------------------------------------------------------------
-    def _add_image(self, seq: Sequence_, image: Any) -> None:
-        values, grid = self.visual.image(image)
-        seq.pixel_values.append(values)
-        seq.image_grids.append(grid)
-        seq.ids += [
-            self.ids["<|vision_bos|>"],
-            *[self.ids["<|IMAGE|>"]] * self.visual.tokens(grid),
-            self.ids["<|vision_eos|>"],
-        ]
-
-    def _add_audio(self, seq: Sequence_, samples: np.ndarray, meta: dict[str, Any]) -> None:
+    def _add_audio(self, seq: TokenSequence, samples: np.ndarray, meta: dict[str, Any]) -> None:
         """Native audio: log-mel features for the thinker's audio encoder, one placeholder per output token."""
         out = self.audio(
             samples.astype(np.float32),
@@ -160,39 +126,14 @@ class QwenOmniEmbedder(QwenVLEmbedder):
             return_tensors="np",
         )
         frames = int(out["attention_mask"][0].sum())
-        seq.audio_features.append(
-            np.asarray(out["input_features"][0][:, :frames], np.float32)
-        )  # (mel, frames)
+        features = np.asarray(out["input_features"][0][:, :frames], np.float32)  # (mel bins, frames)
+        seq.audio_features.append(features)
         n = audio_tokens(frames)
         seq.ids += [self.ids["<|audio_bos|>"], *[self.ids["<|AUDIO|>"]] * n, self.ids["<|audio_eos|>"]]
         meta["audio_seconds"] = round(len(samples) / SAMPLE_RATE, 3)
 
-    def _add_video(
-        self, seq: Sequence_, part: LoadedPart, options: EmbedOptions, meta: dict[str, Any]
-    ) -> None:
-        frames, times, info = sample_video(part, self.settings, options)
-        values, grid = self.visual.video(frames)
-        seq.video_values.append(values)
-        seq.video_grids.append(grid)
-        seq.video_seconds_per_grid.append(self.visual.temporal * info.seconds / len(frames))
-        seq.ids += [
-            self.ids["<|vision_bos|>"],
-            *[self.ids["<|VIDEO|>"]] * self.visual.tokens(grid),
-            self.ids["<|vision_eos|>"],
-        ]
-        meta.update(
-            seconds=round(info.seconds, 3), frames=len(frames), frame_times=[round(t, 3) for t in times]
-        )
-        if info.has_audio and options.video_audio:
-            from omnivec.media.audio import decode_audio
-
-            assert part.data is not None
-            self._add_audio(
-                seq, decode_audio(part.data, self.settings.limits.max_video_with_audio_seconds), meta
-            )
-
     # -- the forward pass ---------------------------------------------------------------------------
-    def forward(self, batch: Sequence[Sequence_], ids: Any, mask: Any) -> Any:
+    def forward(self, batch: Sequence[TokenSequence], ids: Any, mask: Any) -> Any:
         """(N, T) ids and mask -> (N, D) mean-pooled hidden states (not normalized)."""
         import torch
 
@@ -228,13 +169,6 @@ class QwenOmniEmbedder(QwenVLEmbedder):
             inputs["feature_attention_mask"] = torch.from_numpy(feature_mask).to(device)
         hidden = self.model(**inputs).last_hidden_state  # (N, T, D)
         return mean_pool(hidden, mask)  # (N, D)
-
-
-def _load_thinker(path: Path, where: Any) -> Any:
-    from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniThinkerModel
-
-    model = Qwen2_5OmniThinkerModel.from_pretrained(path, dtype=where.dtype)
-    return model.to(where.device).eval()
 
 
 @register_backend(QWEN_OMNI_INFO)

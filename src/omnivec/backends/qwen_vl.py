@@ -33,7 +33,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -232,7 +232,7 @@ def model_version(path: Path, model_type: str, where: Placement) -> str:
 
 
 @dataclass(slots=True)
-class Sequence_:
+class TokenSequence:
     """One Content as token ids plus the media tensors its placeholders stand for, in order."""
 
     ids: list[int] = field(default_factory=list)
@@ -247,7 +247,25 @@ class Sequence_:
 
 
 class QwenVLEmbedder:
-    """A Qwen2-VL / Qwen3-VL checkpoint in a local folder, as an omnivec Model."""
+    """A Qwen2-VL / Qwen3-VL checkpoint in a local folder, as an omnivec Model.
+
+    Subclasses for other Qwen families change the class attributes (card, token spellings) and
+    the hooks: the prompt around the content, how audio enters, the model class and pooling.
+    """
+
+    card = QWEN_VL_INFO
+    vision_start, vision_end, image_token, video_token = (
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+    )
+    # config attribute -> the token it must name in the tokenizer
+    placeholders: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("image_token_id", image_token),
+        ("video_token_id", video_token),
+    )
+    wrong_architecture_hint = "for Qwen2.5-Omni use the qwen_omni backend"
 
     def __init__(self, path: Path, settings: Settings) -> None:
         try:
@@ -256,54 +274,51 @@ class QwenVLEmbedder:
             from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
         except ImportError as exc:
             raise MissingDependency(
-                "the qwen_vl backend needs torch and transformers: pip install 'omnivec[models]'"
+                f"the {self.card.name} backend needs torch and transformers: pip install 'omnivec[models]'"
             ) from exc
 
         self.path, self.settings = path, settings
         config = AutoConfig.from_pretrained(path)
         self.model_type = str(config.model_type)
-        if self.model_type not in QWEN_VL_INFO.architectures:
+        if self.model_type not in self.card.architectures:
             raise InvalidInput(
-                f"{path} holds a {self.model_type!r} model; the qwen_vl backend loads "
-                f"{', '.join(QWEN_VL_INFO.architectures)} (for Qwen2.5-Omni use the qwen_omni backend)"
+                f"{path} holds a {self.model_type!r} model; the {self.card.name} backend loads "
+                f"{', '.join(self.card.architectures)} ({self.wrong_architecture_hint})"
             )
         self.where = placement(settings)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.visual = VisualPrep(Qwen2VLImageProcessorPil.from_pretrained(path))
-        self.ids = {
-            name: token_id(self.tokenizer, name)
-            for name in (
-                "<|im_start|>",
-                "<|im_end|>",
-                "<|vision_start|>",
-                "<|vision_end|>",
-                "<|image_pad|>",
-                "<|video_pad|>",
-            )
-        }
-        if (config.image_token_id, config.video_token_id) != (
-            self.ids["<|image_pad|>"],
-            self.ids["<|video_pad|>"],
-        ):
-            raise InvalidInput(
-                f"{path}: the tokenizer's image/video tokens do not match the model config's ids"
-            )
-        self.pad_id = int(
-            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.ids["<|im_end|>"]
+        names = (
+            "<|im_start|>",
+            "<|im_end|>",
+            self.vision_start,
+            self.vision_end,
+            *(token for _, token in self.placeholders),
         )
-        self.model = _load_model(path, self.model_type, self.where)
-        dim = int(config.text_config.hidden_size)
+        self.ids = {name: token_id(self.tokenizer, name) for name in names}
+        for attribute, name in self.placeholders:
+            if getattr(config, attribute) != self.ids[name]:
+                raise InvalidInput(f"{path}: the model config's {attribute} is not the tokenizer's {name}")
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else self.ids["<|im_end|>"])
+        self.model = self._load_model(path)
         self.info = ModelInfo(
-            name=f"qwen_vl:{path.name}",
+            name=f"{self.card.name}:{path.name}",
             version=model_version(path, self.model_type, self.where),
-            dim=dim,
-            modalities=QWEN_VL_INFO.modalities,
-            matryoshka=True,
-            task_prompts=dict(TASK_INSTRUCTIONS),
-            description=QWEN_VL_INFO.description,
+            dim=int(config.text_config.hidden_size),
+            modalities=self.card.modalities,
+            matryoshka=self.card.matryoshka,
+            task_prompts=dict(self.card.task_prompts),
+            description=self.card.description,
         )
         self._asr: Any = None
         self._lock = threading.Lock()
+
+    def _load_model(self, path: Path) -> Any:
+        from transformers import Qwen2VLModel, Qwen3VLModel
+
+        cls: Any = {"qwen2_vl": Qwen2VLModel, "qwen3_vl": Qwen3VLModel}[self.model_type]
+        return cls.from_pretrained(path, dtype=self.where.dtype).to(self.where.device).eval()
 
     # -- public ---------------------------------------------------------------------------------
     def count_tokens(self, contents: list[Content]) -> list[int]:
@@ -348,8 +363,10 @@ class QwenVLEmbedder:
     def _template(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _sequence(self, parts: Sequence[LoadedPart], task: str | None, options: EmbedOptions) -> Sequence_:
-        seq = Sequence_()
+    def _sequence(
+        self, parts: Sequence[LoadedPart], task: str | None, options: EmbedOptions
+    ) -> TokenSequence:
+        seq = TokenSequence()
         seq.ids += self._template(self._prompt_head(task))
         budget = self.settings.limits.max_text_tokens
         for part in parts:
@@ -389,17 +406,17 @@ class QwenVLEmbedder:
     def _prompt_tail(self) -> str:
         return "<|im_end|>\n<|im_start|>assistant\n"
 
-    def _add_image(self, seq: Sequence_, image: Any) -> None:
+    def _add_image(self, seq: TokenSequence, image: Any) -> None:
         values, grid = self.visual.image(image)
         seq.pixel_values.append(values)
         seq.image_grids.append(grid)
         seq.ids += [
-            self.ids["<|vision_start|>"],
-            *[self.ids["<|image_pad|>"]] * self.visual.tokens(grid),
-            self.ids["<|vision_end|>"],
+            self.ids[self.vision_start],
+            *[self.ids[self.image_token]] * self.visual.tokens(grid),
+            self.ids[self.vision_end],
         ]
 
-    def _add_pdf(self, seq: Sequence_, part: LoadedPart, meta: dict[str, Any]) -> None:
+    def _add_pdf(self, seq: TokenSequence, part: LoadedPart, meta: dict[str, Any]) -> None:
         from omnivec.media.pdf import read_pdf
 
         assert part.data is not None
@@ -411,13 +428,14 @@ class QwenVLEmbedder:
         meta["pages"] = len(pages)
 
     def _add_video(
-        self, seq: Sequence_, part: LoadedPart, options: EmbedOptions, meta: dict[str, Any]
+        self, seq: TokenSequence, part: LoadedPart, options: EmbedOptions, meta: dict[str, Any]
     ) -> None:
         frames, times, info = sample_video(part, self.settings, options)
         values, grid = self.visual.video(frames)
         seq.video_values.append(values)
         seq.video_grids.append(grid)
-        start, end, pad = self.ids["<|vision_start|>"], self.ids["<|vision_end|>"], self.ids["<|video_pad|>"]
+        seq.video_seconds_per_grid.append(self.visual.temporal * info.seconds / len(frames))
+        start, end, pad = self.ids[self.vision_start], self.ids[self.vision_end], self.ids[self.video_token]
         if self.model_type == "qwen3_vl":  # Qwen3-VL: a timestamp before each temporal patch of frames
             per_frame = grid[1] * grid[2] // (self.visual.merge**2)
             for k in range(grid[0]):
@@ -437,7 +455,7 @@ class QwenVLEmbedder:
                 seq, decode_audio(part.data, self.settings.limits.max_video_with_audio_seconds), meta
             )
 
-    def _add_audio(self, seq: Sequence_, samples: np.ndarray, meta: dict[str, Any]) -> None:
+    def _add_audio(self, seq: TokenSequence, samples: np.ndarray, meta: dict[str, Any]) -> None:
         """Speech, which these models cannot hear: its Whisper transcript goes in as text."""
         with self._lock:
             if self._asr is None:
@@ -450,13 +468,13 @@ class QwenVLEmbedder:
             seq.ids += self._encode_text(f"\n{TRANSCRIPT_LABEL}{transcript.text.strip()}\n")
 
     # -- the forward pass ---------------------------------------------------------------------------
-    def forward(self, batch: Sequence[Sequence_], ids: Any, mask: Any) -> Any:
+    def forward(self, batch: Sequence[TokenSequence], ids: Any, mask: Any) -> Any:
         """(N, T) ids and mask -> (N, D) pooled hidden states (not normalized)."""
         import torch
 
         inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
         # which positions are image (1) or video (2) placeholders: M-RoPE gives those 3-D positions
-        types = (ids == self.ids["<|image_pad|>"]).long() + 2 * (ids == self.ids["<|video_pad|>"]).long()
+        types = (ids == self.ids[self.image_token]).long() + 2 * (ids == self.ids[self.video_token]).long()
         inputs["mm_token_type_ids"] = types  # (N, T)
         if any(s.pixel_values for s in batch):
             inputs["pixel_values"] = _cat([v for s in batch for v in s.pixel_values], self.where)
@@ -472,7 +490,7 @@ class QwenVLEmbedder:
         return last_token_pool(hidden, mask)  # (N, D)
 
 
-def run_batches(model: Any, sequences: list[Sequence_]) -> np.ndarray:
+def run_batches(model: Any, sequences: list[TokenSequence]) -> np.ndarray:
     """Forward the sequences in batches of the device's batch size, right-padded; (N, D) unit vectors."""
     import torch
 
@@ -497,14 +515,6 @@ def _cat(arrays: list[np.ndarray], where: Placement) -> Any:
     import torch
 
     return torch.from_numpy(np.concatenate(arrays)).to(where.device, where.dtype)
-
-
-def _load_model(path: Path, model_type: str, where: Placement) -> Any:
-    from transformers import Qwen2VLModel, Qwen3VLModel
-
-    cls: Any = {"qwen2_vl": Qwen2VLModel, "qwen3_vl": Qwen3VLModel}[model_type]
-    model = cls.from_pretrained(path, dtype=where.dtype)
-    return model.to(where.device).eval()
 
 
 @register_backend(QWEN_VL_INFO)

@@ -146,7 +146,7 @@ def test_wrong_architecture_is_refused(tmp_path: Path) -> None:
     from transformers import Qwen2VLConfig
 
     Qwen2VLConfig().save_pretrained(tmp_path)
-    with pytest.raises(InvalidInput, match=r"Qwen2\.5-Omni thinker"):
+    with pytest.raises(InvalidInput, match="loads qwen2_5_omni_thinker"):
         backend("qwen_omni")[1](tmp_path, CPU)
 
 
