@@ -123,16 +123,37 @@ def _write(result: Any, labels: list[str], output: Path | None) -> None:
 
 @app.command()
 def models() -> None:
-    """List the models and encoder backends."""
+    """List the models, the backends a model can be configured with, and the encoders."""
+    from omnivec.backends import registered_backends
+    from omnivec.config import Settings
     from omnivec.models.base import available_models, model_factory
 
+    settings = Settings.from_env()
+    configured = {spec.name: spec for spec in settings.models}
     table = Table(title="models")
     for col in ("name", "dim", "matryoshka", "modalities", "version", "description"):
         table.add_column(col)
-    for name in available_models():
+    for name in available_models(settings):
+        if name in configured:  # loading weights just to list them would be slow: show the binding
+            spec = configured[name]
+            state = "" if spec.path.is_dir() else " [red](missing)[/]"
+            table.add_row(name, "", "", "", "", f"backend {spec.backend} from {spec.path}{state}")
+            continue
         info = model_factory(name)().info
         table.add_row(name, str(info.dim), str(info.matryoshka), ", ".join(info.modalities), info.version, info.description)
     out.print(table)
+
+    backends = Table(title="backends ([models.<name>] backend = ..., path = ... in the OMNIVEC_CONFIG file)")
+    for col in ("backend", "modalities", "native dim", "matryoshka", "limits", "task prompts", "reference checkpoint"):
+        backends.add_column(col)
+    for b in registered_backends():
+        limits = ", ".join(f"{k}={v:g}" for k, v in b.limits.items())
+        prompts = ", ".join(sorted(b.task_prompts)) or "none"
+        backends.add_row(
+            b.name, ", ".join(b.modalities), str(b.reference_dim or "-"), str(b.matryoshka), limits, prompts,
+            b.reference_checkpoint,
+        )
+    out.print(backends)
     from omnivec.encoders import catalog
 
     enc = Table(title="encoder backends")
@@ -141,6 +162,40 @@ def models() -> None:
     for encoder in catalog():
         enc.add_row(encoder.name, ", ".join(encoder.modalities), encoder.output, encoder.runtime, encoder.weights)
     out.print(enc)
+
+
+@app.command()
+def align(
+    audio_model: Annotated[Path, typer.Option("--audio-model", help="CLAP folder (or a configured model name).")],
+    image_model: Annotated[Path, typer.Option("--image-model", help="CLIP/SigLIP 2 folder (or a configured model name).")],
+    captions: Annotated[Path, typer.Option("--captions", help="Text file, one caption per line.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (then: backend = \"base\", path = it).")],
+) -> None:
+    """Fit the text-pivot bridge from CLAP audio into the CLIP/SigLIP space and save it."""
+    from omnivec.backends.align import align as fit
+    from omnivec.backends.align import read_captions
+    from omnivec.config import Settings
+
+    settings = Settings.from_env()
+    paths = {spec.name: spec.path for spec in settings.models}
+    try:
+        texts = read_captions(captions)
+        with progress_bar(2 * len(texts), "embedding captions") as bar:
+            task_id = bar.add_task("align", total=2 * len(texts), rate="")
+            report = fit(
+                paths.get(str(audio_model), audio_model), paths.get(str(image_model), image_model), texts, out_dir,
+                settings, progress=lambda n: bar.advance(task_id, n),
+            )
+    except OmnivecError as exc:
+        raise fail(exc.message) from None
+    out.print(
+        f"bridge fitted on {report.train} captions, ridge {report.ridge:g}; held-out {report.held_out} captions:\n"
+        f"  error (1 - cosine to the image model's text vector): before {report.error_before:.4f}, "
+        f"after {report.error_after:.4f}\n"
+        f"  top-1 caption match: before {report.top1_before:.3f}, after {report.top1_after:.3f}\n"
+        f"saved to {out_dir}; use it with [models.base] backend = \"base\", path = \"{out_dir.resolve()}\"",
+        highlight=False, soft_wrap=True, markup=False,
+    )
 
 
 @app.command()

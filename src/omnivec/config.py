@@ -8,21 +8,60 @@
 | OMNIVEC_MODEL | default model | ``lite`` |
 | OMNIVEC_DEVICE | ``cpu``, ``cuda`` or ``auto`` | ``auto`` |
 | OMNIVEC_THREADS | intra-op threads for inference (0 = number of cores) | 0 |
+| OMNIVEC_CONFIG | TOML file whose ``[models.<name>]`` tables register models by local path | (none) |
 | OMNIVEC_RUNTIME | text encoder runtime: ``torch``, ``onnx-fp32`` or ``onnx-int8`` | ``torch`` |
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from omnivec.errors import InvalidInput
 from omnivec.limits import DEFAULT_LIMITS, Limits
 
 
 def _default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "omnivec"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A model registered by local path: ``[models.<name>] backend = "clip"  path = "/models/clip"``."""
+
+    name: str  # what users pass as ``model=`` / ``--model``
+    backend: str  # a registered backend (``omnivec models`` lists them)
+    path: Path  # folder with the weights in ``save_pretrained`` layout
+    source: str = ""  # where it was configured, for error messages
+
+
+def read_model_specs(tables: Mapping[str, Any], source: str, base_dir: Path | None = None) -> tuple[ModelSpec, ...]:
+    """``{name: {"backend": ..., "path": ...}}`` -> specs; relative paths are taken from ``base_dir``."""
+    specs = []
+    for name, table in tables.items():
+        if not isinstance(table, Mapping) or set(table) != {"backend", "path"}:
+            raise InvalidInput(f"{source}: [models.{name}] needs exactly two keys, backend and path")
+        path = Path(str(table["path"])).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        specs.append(ModelSpec(str(name), str(table["backend"]), path, source))
+    return tuple(specs)
+
+
+def read_models_toml(path: Path) -> tuple[ModelSpec, ...]:
+    """The ``[models.*]`` tables of a TOML file (other keys are the server's business)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
+    return read_model_specs(raw.get("models", {}), str(path), path.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +72,7 @@ class Settings:
     model: str = "lite"
     device: str = "auto"
     threads: int = 0  # 0: use every core
+    models: tuple[ModelSpec, ...] = ()  # models registered by local path (see ModelSpec)
     runtime: str = "torch"  # text encoder: "torch", "onnx-fp32" or "onnx-int8" (part of the model version)
 
     @classmethod
@@ -53,6 +93,8 @@ class Settings:
             settings = replace(settings, runtime=runtime)
         if threads := env.get("OMNIVEC_THREADS"):
             settings = replace(settings, threads=int(threads))
+        if config := env.get("OMNIVEC_CONFIG"):
+            settings = replace(settings, models=read_models_toml(Path(config)))
         return settings
 
     def with_roots(self, *roots: Path) -> Settings:

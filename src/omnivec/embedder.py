@@ -28,7 +28,7 @@ class Embedder:
     def __init__(self, model: str | None = None, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.model_name = model or self.settings.model
-        self._factory = model_factory(self.model_name)
+        self._factory = model_factory(self.model_name, self.settings)
         self._model: Model | None = None
         self._lock = threading.Lock()
 

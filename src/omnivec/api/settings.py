@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from omnivec.config import Settings
+from omnivec.config import Settings, read_models_toml
 from omnivec.engine.batcher import BatchPolicy
+from omnivec.errors import InvalidInput
 from omnivec.limits import DEFAULT_LIMITS
 
 # Hosted model names that resolve to the served model, so code naming them runs unchanged.
@@ -178,12 +179,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(raw) - set(_BY_NAME))
+    unknown = sorted(set(raw) - set(_BY_NAME) - {"models"})  # [models.*]: omnivec.config.read_models_toml
     if unknown:
         raise ConfigError(
             f"config file {path}: unknown keys {', '.join(unknown)}; known: {', '.join(_BY_NAME)}"
         )
-    return {name: _parsed(_BY_NAME[name], value, str(path)) for name, value in raw.items()}
+    return {name: _parsed(_BY_NAME[name], value, str(path)) for name, value in raw.items() if name != "models"}
 
 
 def from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -213,9 +214,13 @@ def load_settings(
         if value is not None:
             values[name] = _parsed(_BY_NAME[name], value, f"--{name.replace('_', '-')}")
     known = {f.name for f in fields(ServerSettings)}
-    return ServerSettings(
-        base=Settings.from_env(dict(environ)), **{k: v for k, v in values.items() if k in known}
-    )
+    base = Settings.from_env(dict(environ))
+    if path:  # models registered by path in the same file
+        try:
+            base = replace(base, models=read_models_toml(path))
+        except InvalidInput as exc:
+            raise ConfigError(exc.message) from None
+    return ServerSettings(base=base, **{k: v for k, v in values.items() if k in known})
 
 
 def is_loopback(host: str) -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, ModelNotFound
+
+if TYPE_CHECKING:
+    from omnivec.config import ModelSpec, Settings
 
 TASK_TYPES = (
     "RETRIEVAL_QUERY",
@@ -102,17 +105,64 @@ def register_model(name: str) -> Callable[[M], M]:
     return decorate
 
 
-def model_factory(name: str) -> Callable[..., Model]:
+def model_factory(name: str, settings: Settings | None = None) -> Callable[..., Model]:
+    """The factory of a built-in model, or of one registered by path in ``settings.models``.
+
+    Raises:
+        ModelNotFound: no such model, or a configured model whose backend or folder is missing.
+    """
     _import_builtin_models()
-    try:
+    if name in _MODELS:
         return _MODELS[name]
-    except KeyError:
-        raise ModelNotFound(f"no model named {name!r}; available: {', '.join(sorted(_MODELS))}") from None
+    specs = {s.name: s for s in _model_specs(settings)}
+    if name in specs:
+        return _configured_factory(specs[name])
+    available = sorted({*_MODELS, *specs})
+    raise ModelNotFound(
+        f"no model named {name!r}; available: {', '.join(available)}; register one by path in the "
+        "config ([models.<name>] backend = ..., path = ...; see docs/backends.md)"
+    )
 
 
-def available_models() -> list[str]:
+def available_models(settings: Settings | None = None) -> list[str]:
     _import_builtin_models()
-    return sorted(_MODELS)
+    return sorted({*_MODELS, *(s.name for s in _model_specs(settings))})
+
+
+def _model_specs(settings: Settings | None) -> tuple[ModelSpec, ...]:
+    from omnivec.config import Settings
+
+    return (settings or Settings.from_env()).models
+
+
+def _configured_factory(spec: ModelSpec) -> Callable[..., Model]:
+    """A model bound to weights on disk: the backend's factory, named as the user configured it."""
+    from omnivec.backends.registry import backend
+
+    if spec.name in _MODELS:
+        raise InvalidInput(f"{spec.source}: [models.{spec.name}] shadows the built-in model {spec.name!r}; rename it")
+    info, factory = backend(spec.backend)
+    check_model_path(spec)
+
+    def build(settings: Settings | None = None) -> Model:
+        from omnivec.config import Settings
+
+        check_model_path(spec)
+        model = factory(spec.path, settings or Settings.from_env())
+        model.info = replace(model.info, name=spec.name)
+        return model
+
+    build.__doc__ = f"{spec.name}: backend {info.name} from {spec.path}"
+    return build
+
+
+def check_model_path(spec: ModelSpec) -> None:
+    if not spec.path.is_dir():
+        where = f" in {spec.source}" if spec.source else ""
+        raise ModelNotFound(
+            f"model {spec.name!r} (backend {spec.backend}) points at {spec.path}, which is not a folder; "
+            f"put the weights there (docs/backends.md names the public checkpoints) or fix [models.{spec.name}] path{where}"
+        )
 
 
 def _import_builtin_models() -> None:
