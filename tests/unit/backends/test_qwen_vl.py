@@ -216,3 +216,15 @@ def test_full_size_spec_has_the_published_parameter_count(model_type: str, billi
         config.text_config.vocab_size == 151_936
         and config.image_token_id == tokenizer.convert_tokens_to_ids("<|image_pad|>")
     )
+
+
+def test_public_embedder_with_a_model_registered_by_path(qwen3: Any, qwen3_dir: Path, photo: Any) -> None:
+    """``[models.vl] backend = "qwen_vl"``: the public Embedder names vectors after the configured model."""
+    from omnivec import Embedder
+    from omnivec.config import ModelSpec
+
+    settings = replace(CPU, models=(ModelSpec("vl", "qwen_vl", qwen3_dir),))
+    out = Embedder("vl", settings=settings).embed(["a cat", ["a cat", photo]], task="RETRIEVAL_QUERY", dim=32)
+    assert out.model == "vl" and out.vectors.shape == (2, 32) and out.metadata[1]["model"] == "vl"
+    direct = _embed(qwen3, (Part.from_text("a cat"),), task="RETRIEVAL_QUERY", dim=32)
+    np.testing.assert_allclose(out.vectors[0], direct[0], atol=1e-6)
