@@ -1,32 +1,30 @@
 """Long audio and video cut into segments of at most 30 s, each embedded as its own content.
 
 This is the opt-in answer (``omnivecSegments``) to media over the per-content limits: instead
-of refusing, the server returns one vector per segment with its start and end time.
+of refusing, the server returns one vector per segment with its start and end time. The
+segments are planned and cut by :mod:`omnivec.media.segments`, as the index's are, here as
+equal back-to-back spans:
 
-* audio: decoded once to 16 kHz mono, cut into equal segments of at most
-  :data:`SEGMENT_SECONDS`, each re-encoded as 16-bit WAV; a segment's vector is exactly what
-  the library gives for that WAV.
-* video: per segment, frames sampled as the model samples a clip (one per 4 s, at most 4),
-  sent as PNG image parts, plus the segment's audio track as a WAV part when the video has
-  one. The parts are fused as one multi-part content, so a segment's vector is close to, not
-  identical with, what the same clip gives as a single video part.
+* audio: each segment is a 16 kHz 16-bit WAV; its vector is exactly what the library gives
+  for that WAV.
+* video: each segment is a proxy video holding the frames the model would sample from that
+  clip (one per 4 s, at most 4) and the segment's audio track (unless the options leave it out),
+  so it is embedded exactly as a short video is.
 """
 
 from __future__ import annotations
 
-import io
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from omnivec.config import Settings
 from omnivec.content import Content, Part, canonical_mime, modality_of
-from omnivec.errors import InvalidInput, LimitExceeded
-from omnivec.media.audio import encode_wav
+from omnivec.errors import InvalidInput
+from omnivec.media.segments import SAMPLE_RATE, MediaSegment, SegmentPolicy, plan_spans
 
 SEGMENT_SECONDS = 30.0  # longest segment; under every per-content media limit
-SAMPLE_RATE = 16000  # Hz of re-encoded audio segments (what the speech recognizer reads)
-SECONDS_PER_FRAME = 4.0  # video: one sampled frame per this many seconds of a segment...
-MAX_FRAMES = 4  # ...and at most this many
+POLICY = SegmentPolicy(seconds=SEGMENT_SECONDS, overlap_seconds=0.0, frame_seconds=4.0, max_frames=4)
+
+__all__ = ["POLICY", "SAMPLE_RATE", "SEGMENT_SECONDS", "Segment", "bounds", "segment_content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +34,9 @@ class Segment:
     content: Content
 
 
-def bounds(seconds: float, longest: float = SEGMENT_SECONDS) -> list[tuple[float, float]]:
-    """Equal consecutive spans covering ``seconds``, none longer than ``longest``."""
-    n = max(1, math.ceil(seconds / longest - 1e-9))
-    step = seconds / n
-    return [(i * step, seconds if i == n - 1 else (i + 1) * step) for i in range(n)]
-
-
-def _png(image: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")  # type: ignore[attr-defined]
-    return buffer.getvalue()
+def bounds(seconds: float) -> list[tuple[float, float]]:
+    """Equal consecutive spans covering ``seconds``, none longer than :data:`SEGMENT_SECONDS`."""
+    return plan_spans(seconds, POLICY.seconds, POLICY.overlap_seconds)
 
 
 def _bytes_of(part: Part, settings: Settings) -> tuple[bytes, str]:
@@ -71,7 +61,7 @@ def segment_content(
     Args:
         content: exactly one audio or video part.
         settings: allowed roots and limits of the served model.
-        max_seconds: the longest media accepted for segmenting.
+        max_seconds: the longest media accepted for segmenting (OMNIVEC_MAX_SEGMENTED_SECONDS).
         video_audio: embed a video's audio track with its frames.
 
     Raises:
@@ -79,55 +69,19 @@ def segment_content(
         LimitExceeded: the media is longer than ``max_seconds``.
         DecodeError, UnsupportedMedia: the bytes cannot be read.
     """
+    from omnivec.media.segments import segment_audio, segment_video
+
     if len(content.parts) != 1:
         raise InvalidInput(
             f"omnivecSegments needs a content with exactly one audio or video part; this one has {len(content.parts)} parts"
         )
     data, mime = _bytes_of(content.parts[0], settings)
     modality = modality_of(mime)
+    pieces: list[MediaSegment]
     if modality == "audio":
-        return _audio_segments(data, max_seconds)
-    if modality == "video":
-        return _video_segments(data, settings, max_seconds, video_audio)
-    raise InvalidInput(f"omnivecSegments applies to audio and video; this part is {modality} ({mime})")
-
-
-def _audio_segments(data: bytes, max_seconds: float) -> list[Segment]:
-    from omnivec.media.audio import decode_audio
-
-    samples = decode_audio(data, max_seconds, SAMPLE_RATE)  # (N,) at 16 kHz
-    segments = []
-    for start, end in bounds(len(samples) / SAMPLE_RATE):
-        chunk = samples[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-        segments.append(Segment(start, end, Content((Part.from_bytes(encode_wav(chunk), "audio/wav"),))))
-    return segments
-
-
-def _frame_times(start: float, end: float) -> list[float]:
-    n = max(1, min(MAX_FRAMES, math.ceil((end - start) / SECONDS_PER_FRAME)))
-    return [start + (end - start) * (i + 0.5) / n for i in range(n)]
-
-
-def _video_segments(data: bytes, settings: Settings, max_seconds: float, video_audio: bool) -> list[Segment]:
-    from omnivec.media.audio import decode_audio
-    from omnivec.media.video import probe_video, sample_frames
-
-    limits = replace(settings.limits, max_video_seconds=max_seconds, max_video_with_audio_seconds=max_seconds)
-    info = probe_video(data, limits)
-    if info.seconds > max_seconds:
-        raise LimitExceeded(
-            f"video is {info.seconds:.1f} s; the limit for segmenting is {max_seconds:g} s (OMNIVEC_MAX_SEGMENTED_SECONDS)"
-        )
-    spans = bounds(info.seconds)
-    times = [_frame_times(start, end) for start, end in spans]
-    frames = iter(sample_frames(data, [t for ts in times for t in ts], limits))
-    samples = decode_audio(data, max_seconds, SAMPLE_RATE) if info.has_audio and video_audio else None
-    segments = []
-    for (start, end), ts in zip(spans, times, strict=True):
-        parts = [Part.from_bytes(_png(next(frames)), "image/png") for _ in ts]
-        if samples is not None:
-            chunk = samples[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-            if chunk.size:
-                parts.append(Part.from_bytes(encode_wav(chunk), "audio/wav"))
-        segments.append(Segment(start, end, Content(tuple(parts))))
-    return segments
+        pieces = segment_audio(data, POLICY, max_seconds)
+    elif modality == "video":
+        pieces = segment_video(data, POLICY, settings.limits, max_seconds, video_audio)
+    else:
+        raise InvalidInput(f"omnivecSegments applies to audio and video; this part is {modality} ({mime})")
+    return [Segment(p.start, p.end, Content((Part.from_bytes(p.data, p.mime),))) for p in pieces]

@@ -1,4 +1,4 @@
-"""PDF bytes -> per page, the text layer and a rendered RGB image (pypdfium2).
+"""PDF bytes -> per page, the text layer and a rendered RGB image (pypdfium2); and page subsets.
 
 The page count and every selected page's size are checked before anything is rendered, and
 the render scale is lowered where needed so no page image exceeds the pixel limit. Encrypted,
@@ -9,6 +9,7 @@ closed when done rather than left to the garbage collector.
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 from collections.abc import Iterator
@@ -170,3 +171,24 @@ def read_pdf(
         sizes = [_page_size(document, i, limits) for i in selected]
         scales = [_render_scale(w, h, dpi, limits) if render else None for w, h in sizes]
         return [_read_page(document, i, scale) for i, scale in zip(selected, scales, strict=True)]
+
+
+def extract_pdf_pages(data: bytes, pages: range) -> bytes:
+    """A new PDF holding ``pages`` (0-based) of ``data``: how long PDFs are cut into windows.
+
+    Raises:
+        DecodeError: empty, corrupt, encrypted or zero-page PDF.
+        InvalidInput: ``pages`` selects no page of the document.
+    """
+    with _document(data) as document:
+        if not pages or pages.start < 0 or pages.step <= 0 or pages[-1] >= len(document):
+            n = len(document)
+            raise InvalidInput(f"pages {pages.start}-{pages.stop - 1} are not all in this {n}-page PDF")
+        target = pdfium.PdfDocument.new()
+        try:
+            target.import_pages(document, pages=list(pages))
+            buffer = io.BytesIO()
+            target.save(buffer)
+        finally:
+            target.close()
+    return buffer.getvalue()

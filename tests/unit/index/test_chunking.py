@@ -1,4 +1,6 @@
-"""Chunking: windows, text slices within the token budget, WAV segments, PDF subsets, video proxies."""
+"""Chunking: text slices within the token budget, PDF windows and pages, long audio as WAV segments.
+
+How segments are planned and cut is tested in ``tests/unit/media/test_segments.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from omnivec import Embedder
 from omnivec.errors import InvalidInput
@@ -20,45 +21,18 @@ from omnivec.index.chunking import (
     PlannedChunk,
     WordTokenizer,
     built_text,
-    pdf_subset,
     plan_audio,
     plan_pdf,
     plan_text,
-    segment_windows,
     token_windows,
     tokenizer_for,
-    video_proxy,
 )
 from omnivec.limits import DEFAULT_LIMITS, Limits
 from omnivec.media.audio import decode_audio
 from omnivec.media.audio import encode_wav as wav_bytes
-from omnivec.media.pdf import count_pdf_pages, read_pdf
-from omnivec.media.video import probe_video, sample_frames
+from omnivec.media.pdf import count_pdf_pages, extract_pdf_pages, read_pdf
 
 from .conftest import long_text
-
-
-@pytest.mark.parametrize(
-    ("total", "expected"),
-    [
-        (30.0, [(0.0, 30.0)]),
-        (60.0, [(0.0, 60.0)]),
-        (100.0, [(0.0, 60.0), (50.0, 100.0)]),
-        (112.0, [(0.0, 60.0), (50.0, 112.0)]),  # a tail of <= 10 s joins the last window
-        (130.0, [(0.0, 60.0), (50.0, 110.0), (100.0, 130.0)]),
-    ],
-)
-def test_segment_windows(total: float, expected: list[tuple[float, float]]) -> None:
-    assert segment_windows(total, 60.0, 10.0) == expected
-
-
-def test_segment_windows_stay_under_the_limits_for_any_length() -> None:
-    policy = ChunkingPolicy()
-    for total in np.arange(61.0, 2000.0, 7.3):
-        windows = segment_windows(float(total), policy.segment_seconds, policy.segment_overlap_seconds)
-        assert windows[0][0] == 0.0 and windows[-1][1] == pytest.approx(total, abs=1e-3)
-        assert all(e - s <= 70.0 + 1e-6 for s, e in windows)
-        assert all(b[0] < a[1] for a, b in itertools.pairwise(windows))  # overlap, no gap
 
 
 def test_token_windows_cover_everything_and_overlap() -> None:
@@ -119,7 +93,7 @@ def test_policy_outside_the_limits_is_refused() -> None:
     with pytest.raises(InvalidInput, match="pdf_window_pages"):
         ChunkingPolicy(pdf_window_pages=7).check(DEFAULT_LIMITS)
     with pytest.raises(InvalidInput, match="segment_seconds"):
-        ChunkingPolicy(segment_seconds=75.0).check(DEFAULT_LIMITS)
+        ChunkingPolicy(segment_seconds=85.0).check(DEFAULT_LIMITS)
 
 
 def test_wav_bytes_round_trip() -> None:
@@ -136,9 +110,9 @@ def test_long_audio_segments_decode_to_the_right_samples(tmp_path: Path) -> None
     samples = (0.2 * np.sin(2 * np.pi * 220 * t) * (t % 10 < 5)).astype(np.float32)  # 5 s on, 5 s off
     data = wav_bytes(samples)
     chunks = plan_audio(data, "audio/wav", ChunkingPolicy(), DEFAULT_LIMITS)
-    assert [c.seconds for c in chunks] == [(0.0, 60.0), (50.0, 95.0)]
+    assert [c.seconds for c in chunks] == [(0.0, 52.5), (42.5, 95.0)]  # equal, overlapping by 10 s
     second = decode_audio(chunks[1].parts[0].data or b"", 80.0)
-    assert np.abs(second - samples[50 * rate :]).max() < 1e-3
+    assert np.abs(second - samples[round(42.5 * rate) :]).max() < 1e-3
 
 
 def test_audio_within_the_limit_is_one_chunk_of_the_original_bytes(speech_wav: Path) -> None:
@@ -174,31 +148,13 @@ def test_short_pdf_is_whole_plus_pages_and_a_single_page_is_just_whole(tmp_path:
     ]  # fmt: skip
     one = synth.make_pdf(["One."], tmp_path / "one.pdf").read_bytes()
     assert [c.kind for c in plan_pdf(one, ChunkingPolicy(), DEFAULT_LIMITS)] == ["whole"]
-    assert count_pdf_pages(pdf_subset(two, range(1, 2))) == 1
+    assert count_pdf_pages(extract_pdf_pages(two, range(1, 2))) == 1
 
 
 def test_pdf_over_the_byte_limit_is_windowed(tmp_path: Path) -> None:
     data = synth.make_pdf(["Alpha.", "Beta."], tmp_path / "ab.pdf").read_bytes()
     tight = Limits(max_request_bytes=len(data) - 1)
     assert [c.kind for c in plan_pdf(data, ChunkingPolicy(), tight)] == ["pdf_window", "pdf_page", "pdf_page"]
-
-
-def test_video_proxy_holds_each_frame_for_its_share_and_keeps_the_audio(
-    photos: dict[str, Image.Image],
-) -> None:
-    frames = [photos["chelsea"], photos["rocket"], photos["coffee"]]
-    audio = (0.1 * np.sin(np.linspace(0, 4000 * np.pi, 16000 * 30))).astype(np.float32)
-    data = video_proxy(frames, 30.0, audio)
-    info = probe_video(data, DEFAULT_LIMITS)
-    assert info.seconds == pytest.approx(30.0, abs=0.1) and info.has_audio
-    first, middle, last = sample_frames(
-        data, [1.0, 11.0, 21.0], DEFAULT_LIMITS
-    )  # frames start at 0, 10, 20 s
-    for got, want in zip((first, middle, last), frames, strict=True):
-        assert np.array_equal(np.asarray(got), np.asarray(want.convert("RGB").resize(frames[0].size)))
-    assert np.abs(decode_audio(data, 31.0) - audio).max() < 1e-3
-    silent = video_proxy(frames[:1], 12.5, np.zeros(0, np.float32))
-    assert not probe_video(silent, DEFAULT_LIMITS).has_audio
 
 
 def test_built_text_joins_what_the_model_read_without_repeats() -> None:
