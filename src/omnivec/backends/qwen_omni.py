@@ -32,6 +32,7 @@ from omnivec.backends.qwen_vl import (
     QwenVLEmbedder,
     TokenSequence,
     build_tokenizer,
+    load_weights,
     save_weights,
     token_id,
 )
@@ -105,9 +106,7 @@ class QwenOmniEmbedder(QwenVLEmbedder):
     def _load_model(self, path: Path) -> Any:
         from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniThinkerModel
 
-        cls: Any = Qwen2_5OmniThinkerModel
-        model = cls.from_pretrained(path, dtype=self.where.dtype)
-        return model.to(self.where.device).eval()
+        return load_weights(Qwen2_5OmniThinkerModel, path, self.where)
 
     def _prompt_head(self, task: str | None) -> str:
         return f"<|im_start|>user\n{prefix_for(task)}"

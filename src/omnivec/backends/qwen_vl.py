@@ -221,6 +221,22 @@ def check_sequence(n_tokens: int) -> None:
         )
 
 
+def load_weights(model_class: Any, path: Path, where: Placement) -> Any:
+    """``from_pretrained`` that refuses a checkpoint whose weights do not cover the model.
+
+    transformers would initialize missing weights at random with only a log line; an embedder
+    built that way returns confident nonsense, so a mismatch is an error here.
+    """
+    model, report = model_class.from_pretrained(path, dtype=where.dtype, output_loading_info=True)
+    if missing := sorted(report["missing_keys"]):
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InvalidInput(
+            f"{path} lacks weights the {model_class.__name__} architecture needs ({shown}); "
+            "is it a checkpoint of this architecture, saved with save_pretrained?"
+        )
+    return model.to(where.device).eval()
+
+
 def model_version(path: Path, model_type: str, where: Placement) -> str:
     """Package version + architecture + precision + a digest of the model's config."""
     digest = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()[:8]
@@ -318,7 +334,7 @@ class QwenVLEmbedder:
         from transformers import Qwen2VLModel, Qwen3VLModel
 
         cls: Any = {"qwen2_vl": Qwen2VLModel, "qwen3_vl": Qwen3VLModel}[self.model_type]
-        return cls.from_pretrained(path, dtype=self.where.dtype).to(self.where.device).eval()
+        return load_weights(cls, path, self.where)
 
     # -- public ---------------------------------------------------------------------------------
     def count_tokens(self, contents: list[Content]) -> list[int]:

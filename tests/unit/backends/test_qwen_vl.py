@@ -228,3 +228,16 @@ def test_public_embedder_with_a_model_registered_by_path(qwen3: Any, qwen3_dir: 
     assert out.model == "vl" and out.vectors.shape == (2, 32) and out.metadata[1]["model"] == "vl"
     direct = _embed(qwen3, (Part.from_text("a cat"),), task="RETRIEVAL_QUERY", dim=32)
     np.testing.assert_allclose(out.vectors[0], direct[0], atol=1e-6)
+
+
+def test_checkpoint_missing_weights_is_refused(qwen2_dir: Path, tmp_path: Path) -> None:
+    """transformers would fill missing weights at random; the backend refuses instead."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(qwen2_dir, tmp_path, dirs_exist_ok=True)
+    weights = load_file(qwen2_dir / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if "visual" not in k}, tmp_path / "model.safetensors")
+    with pytest.raises(InvalidInput, match="lacks weights"):
+        backend("qwen_vl")[1](tmp_path, CPU)
