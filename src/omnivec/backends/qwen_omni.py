@@ -29,6 +29,7 @@ import numpy as np
 from omnivec.backends.pooling import PASSAGE_PREFIX, QUERY_PREFIX, QUERY_TASKS, mean_pool, prefix_for
 from omnivec.backends.qwen_vl import (
     LIMITS,
+    REFERENCE_IMAGE_TOKENS,
     QwenVLEmbedder,
     TokenSequence,
     build_tokenizer,
@@ -39,6 +40,7 @@ from omnivec.backends.qwen_vl import (
 from omnivec.backends.registry import BackendInfo, register_backend
 from omnivec.config import Settings
 from omnivec.errors import InvalidInput
+from omnivec.limits import DEFAULT_LIMITS
 
 SAMPLE_RATE = 16_000  # Hz, what the Whisper-style feature extractor expects
 
@@ -55,7 +57,7 @@ QWEN_OMNI_INFO = BackendInfo(
     matryoshka=False,
     reference_dim=2048,
     reference_checkpoint="nvidia/omni-embed-nemotron-3b",
-    limits=dict(LIMITS),
+    limits={**LIMITS, "audio_seconds": DEFAULT_LIMITS.max_audio_seconds},
     task_prompts=TASK_PROMPTS,
 )
 
@@ -202,6 +204,29 @@ def save_random_model(path: Path, size: str) -> None:
     (path / "preprocessor_config.json").write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
 
+# Shapes of the random thinkers: "full" is Qwen2.5-Omni-3B's (omni-embed-nemotron-3b's backbone:
+# 3.09 B language model, 0.67 B vision, 0.64 B audio), "tiny" builds in seconds.
+# fmt: off
+RANDOM_SHAPES: dict[str, dict[str, dict[str, Any]]] = {
+    "full": {
+        "text": dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
+                     num_key_value_heads=2, vocab_size=151_936,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
+        "audio": dict(d_model=1280, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120),
+        "vision": dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16,
+                       fullatt_block_indexes=[7, 15, 23, 31]),
+    },
+    "tiny": {
+        "text": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, vocab_size=2_048,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}),
+        "audio": dict(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64),
+        "vision": dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, fullatt_block_indexes=[0]),
+    },
+}
+# fmt: on
+
+
 def random_model_spec(size: str) -> tuple[Any, Any, Any, Any, Any]:
     """(model class, config, tokenizer, image processor, audio feature extractor); nothing is allocated."""
     from transformers import (
@@ -216,45 +241,7 @@ def random_model_spec(size: str) -> tuple[Any, Any, Any, Any, Any]:
     tokenizer = build_tokenizer(QWEN_OMNI_SPECIAL_TOKENS)
     ids = {t: token_id(tokenizer, t) for t in QWEN_OMNI_SPECIAL_TOKENS}
     tiny = size == "tiny"
-    text: dict[str, Any] = (
-        dict(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-        )
-        if tiny
-        else dict(
-            hidden_size=2048,
-            intermediate_size=11008,
-            num_hidden_layers=36,
-            num_attention_heads=16,
-            num_key_value_heads=2,
-        )
-    )
-    half_head = text["hidden_size"] // text["num_attention_heads"] // 2
-    sections = [
-        half_head - 2 * (half_head * 3 // 8),
-        half_head * 3 // 8,
-        half_head * 3 // 8,
-    ]  # 64 -> [16, 24, 24]
-    audio = (
-        dict(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64)
-        if tiny
-        else dict(d_model=1280, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120)
-    )
-    vision = (
-        dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, fullatt_block_indexes=[0])
-        if tiny
-        else dict(
-            depth=32,
-            hidden_size=1280,
-            intermediate_size=3420,
-            num_heads=16,
-            fullatt_block_indexes=[7, 15, 23, 31],
-        )
-    )
+    text, audio, vision = (RANDOM_SHAPES[size][k] for k in ("text", "audio", "vision"))
     # not declared fields of the thinker config, but its M-RoPE code reads them
     vision_ids: dict[str, Any] = {
         "vision_start_token_id": ids["<|vision_bos|>"],
@@ -262,9 +249,7 @@ def random_model_spec(size: str) -> tuple[Any, Any, Any, Any, Any]:
     }
     config = Qwen2_5OmniThinkerConfig(
         text_config=dict(
-            vocab_size=2_048 if tiny else 151_936,
             max_position_embeddings=32_768,
-            rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": sections},
             tie_word_embeddings=True,
             pad_token_id=ids["<|endoftext|>"],
             eos_token_id=ids["<|im_end|>"],
@@ -295,7 +280,10 @@ def random_model_spec(size: str) -> tuple[Any, Any, Any, Any, Any]:
         patch_size=14,
         merge_size=2,
         temporal_patch_size=2,
-        size={"shortest_edge": 4 * factor * factor, "longest_edge": (16 if tiny else 1280) * factor * factor},
+        size={
+            "shortest_edge": 4 * factor * factor,
+            "longest_edge": (16 if tiny else REFERENCE_IMAGE_TOKENS) * factor * factor,
+        },
     )
     audio_features = WhisperFeatureExtractor(  # type: ignore[no-untyped-call]
         feature_size=128, sampling_rate=SAMPLE_RATE, hop_length=160, chunk_length=30, n_fft=400

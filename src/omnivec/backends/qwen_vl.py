@@ -45,7 +45,7 @@ from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded, MissingDependency
 from omnivec.inputs import LoadedPart, load_contents
-from omnivec.limits import check_audio_seconds, check_text_tokens, check_video_seconds
+from omnivec.limits import DEFAULT_LIMITS, check_audio_seconds, check_text_tokens, check_video_seconds
 from omnivec.models.base import Embeddings, EmbedOptions, ModelInfo, check_task, truncate_matryoshka
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,12 @@ PDF_DPI = 100.0  # page render resolution; the image processor resizes to its pi
 MAX_SEQUENCE_TOKENS = 32_768  # text plus media placeholders of one Content
 TRANSCRIPT_LABEL = "Audio transcript: "
 
+REFERENCE_IMAGE_TOKENS = 1280  # merged tokens per image at most, in the reference processor configs
+
 LIMITS: dict[str, float] = {
-    "sequence_tokens": MAX_SEQUENCE_TOKENS,
+    "text_tokens": DEFAULT_LIMITS.max_text_tokens,  # the user's text, per content
+    "sequence_tokens": MAX_SEQUENCE_TOKENS,  # text plus every media placeholder, per content
+    "image_tokens": REFERENCE_IMAGE_TOKENS,  # per image; the checkpoint's processor decides
     "video_frames": VIDEO_MAX_FRAMES,
 }
 
@@ -329,6 +333,7 @@ class QwenVLEmbedder:
         )
         self._asr: Any = None
         self._lock = threading.Lock()
+        logger.info("loaded %s (%s, dim %d) from %s", self.card.name, self.info.version, self.info.dim, path)
 
     def _load_model(self, path: Path) -> Any:
         from transformers import Qwen2VLModel, Qwen3VLModel
@@ -571,6 +576,42 @@ def save_random_model(path: Path, size: str, model_type: str = "qwen3_vl") -> No
     processor.save_pretrained(path)
 
 
+# Shapes of the random models: "full" is the published checkpoint's, "tiny" builds in seconds.
+# fmt: off
+RANDOM_SHAPES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("qwen2_vl", "full"): {  # Qwen2-VL-2B: 2.21 B parameters
+        "text": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                     num_key_value_heads=2, vocab_size=151_936, max_position_embeddings=32_768,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
+        "vision": dict(depth=32, embed_dim=1280, num_heads=16, mlp_ratio=4, hidden_size=1536, patch_size=14),
+    },
+    ("qwen2_vl", "tiny"): {
+        "text": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, vocab_size=2_048, max_position_embeddings=32_768,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}),
+        "vision": dict(depth=1, embed_dim=32, num_heads=2, mlp_ratio=2, hidden_size=64, patch_size=14),
+    },
+    ("qwen3_vl", "full"): {  # Qwen3-VL-2B (Qwen3-VL-Embedding-2B's backbone): 2.13 B parameters
+        "text": dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
+                     num_key_value_heads=8, head_dim=128, vocab_size=151_936, max_position_embeddings=262_144,
+                     rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [24, 20, 20],
+                                      "mrope_interleaved": True}),
+        "vision": dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048,
+                       num_position_embeddings=2304, deepstack_visual_indexes=[5, 11, 17], patch_size=16),
+    },
+    ("qwen3_vl", "tiny"): {
+        "text": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, head_dim=16, vocab_size=2_048, max_position_embeddings=262_144,
+                     rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [4, 2, 2],
+                                      "mrope_interleaved": True}),
+        "vision": dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                       num_position_embeddings=64, deepstack_visual_indexes=[0], patch_size=16),
+    },
+}
+# fmt: on
+CLIP_MEAN, CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+
+
 def random_model_spec(size: str, model_type: str = "qwen3_vl") -> tuple[Any, Any, Any, Any]:
     """(model class, config, tokenizer, image processor) of a random model; nothing is allocated."""
     from transformers import (
@@ -581,162 +622,45 @@ def random_model_spec(size: str, model_type: str = "qwen3_vl") -> tuple[Any, Any
     )
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    if size not in ("tiny", "full") or model_type not in ("qwen2_vl", "qwen3_vl"):
+    if (model_type, size) not in RANDOM_SHAPES:
         raise InvalidInput(
             f"unknown random model {model_type}/{size}; sizes: tiny, full; types: qwen2_vl, qwen3_vl"
         )
+    shapes = RANDOM_SHAPES[model_type, size]
     tokenizer = build_tokenizer(QWEN_VL_SPECIAL_TOKENS)
     ids = {t: token_id(tokenizer, t) for t in QWEN_VL_SPECIAL_TOKENS}
-    token_ids: dict[str, Any] = {
-        "image_token_id": ids["<|image_pad|>"],
-        "video_token_id": ids["<|video_pad|>"],
-        "vision_start_token_id": ids["<|vision_start|>"],
-        "vision_end_token_id": ids["<|vision_end|>"],
-    }
-    tiny = size == "tiny"
-    vocab = 2_048 if tiny else 151_936
-    text_ids: dict[str, Any] = {
-        "bos_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"],
-    }
-    patch = 14 if model_type == "qwen2_vl" else 16
-    text: dict[str, Any]
-    vision: dict[str, Any]
-    if model_type == "qwen2_vl":
-        text = (
-            dict(
-                hidden_size=64,
-                intermediate_size=128,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-            )
-            if tiny
-            else dict(
-                hidden_size=1536,
-                intermediate_size=8960,
-                num_hidden_layers=28,
-                num_attention_heads=12,
-                num_key_value_heads=2,
-            )
-        )
-        half_head = text["hidden_size"] // text["num_attention_heads"] // 2
-        sections = [
-            half_head - 2 * (half_head * 3 // 8),
-            half_head * 3 // 8,
-            half_head * 3 // 8,
-        ]  # 64 -> [16, 24, 24]
-        vision = (
-            dict(depth=1, embed_dim=32, num_heads=2, mlp_ratio=2)
-            if tiny
-            else dict(depth=32, embed_dim=1280, num_heads=16, mlp_ratio=4)
-        )
-        config: Any = Qwen2VLConfig(
-            text_config=dict(
-                vocab_size=vocab,
-                max_position_embeddings=32_768,
-                rope_parameters={
-                    "rope_type": "default",
-                    "rope_theta": 1_000_000.0,
-                    "mrope_section": sections,
-                },
-                **text_ids,
-                **text,
-            ),
-            vision_config=dict(
-                hidden_size=text["hidden_size"],
-                patch_size=patch,
-                spatial_merge_size=2,
-                temporal_patch_size=2,
-                **vision,
-            ),
-            tie_word_embeddings=True,
-            **token_ids,
-        )
-        model: Any = Qwen2VLForConditionalGeneration
-        mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
-    else:
-        text = (
-            dict(
-                hidden_size=64,
-                intermediate_size=128,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-                head_dim=16,
-            )
-            if tiny
-            else dict(
-                hidden_size=2048,
-                intermediate_size=6144,
-                num_hidden_layers=28,
-                num_attention_heads=16,
-                num_key_value_heads=8,
-                head_dim=128,
-            )
-        )
-        half_head = text["head_dim"] // 2
-        sections = [
-            half_head - 2 * (half_head * 5 // 16),
-            half_head * 5 // 16,
-            half_head * 5 // 16,
-        ]  # 64 -> [24, 20, 20]
-        vision = (
-            dict(
-                depth=2,
-                hidden_size=32,
-                intermediate_size=64,
-                num_heads=2,
-                num_position_embeddings=64,
-                deepstack_visual_indexes=[0],
-            )
-            if tiny
-            else dict(
-                depth=24,
-                hidden_size=1024,
-                intermediate_size=4096,
-                num_heads=16,
-                num_position_embeddings=2304,
-                deepstack_visual_indexes=[5, 11, 17],
-            )
-        )
-        config = Qwen3VLConfig(
-            text_config=dict(
-                vocab_size=vocab,
-                max_position_embeddings=262_144,
-                rope_parameters={
-                    "rope_type": "default",
-                    "rope_theta": 5_000_000.0,
-                    "mrope_section": sections,
-                    "mrope_interleaved": True,
-                },
-                **text_ids,
-                **text,
-            ),
-            vision_config=dict(
-                out_hidden_size=text["hidden_size"],
-                patch_size=patch,
-                spatial_merge_size=2,
-                temporal_patch_size=2,
-                **vision,
-            ),
-            tie_word_embeddings=True,
-            **token_ids,
-        )
-        model = Qwen3VLForConditionalGeneration
-        mean, std = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+    end, pad = ids["<|im_end|>"], ids["<|endoftext|>"]
+    text = {**shapes["text"], "bos_token_id": pad, "pad_token_id": pad, "eos_token_id": end}
+    vision = {**shapes["vision"], "spatial_merge_size": 2, "temporal_patch_size": 2}
+    config_class, model_class = {
+        "qwen2_vl": (Qwen2VLConfig, Qwen2VLForConditionalGeneration),
+        "qwen3_vl": (Qwen3VLConfig, Qwen3VLForConditionalGeneration),
+    }[model_type]
+    config = config_class(
+        text_config=text,
+        vision_config=vision,
+        tie_word_embeddings=True,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    patch = int(vision["patch_size"])
     factor = patch * 2
+    qwen2 = model_type == "qwen2_vl"
     processor = Qwen2VLImageProcessorPil(
         patch_size=patch,
         merge_size=2,
         temporal_patch_size=2,
-        image_mean=mean,
-        image_std=std,
+        image_mean=CLIP_MEAN if qwen2 else [0.5, 0.5, 0.5],
+        image_std=CLIP_STD if qwen2 else [0.5, 0.5, 0.5],
         # tiny: at most 4x4 merged tokens per image; full: the embedding models' 1280-token budget
-        size={"shortest_edge": 4 * factor * factor, "longest_edge": (16 if tiny else 1280) * factor * factor},
+        size={
+            "shortest_edge": 4 * factor * factor,
+            "longest_edge": (16 if size == "tiny" else REFERENCE_IMAGE_TOKENS) * factor * factor,
+        },
     )
-    return model, config, tokenizer, processor
+    return model_class, config, tokenizer, processor
 
 
 def save_weights(model_class: Any, config: Any, path: Path, half: bool) -> None:
