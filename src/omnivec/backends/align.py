@@ -18,6 +18,7 @@ than learning CLIP's. The held-out error it prints measures the text-to-text fit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -155,6 +156,7 @@ class BaseConfig:
     image_model: Path
     audio_model: Path
     bridge: Bridge
+    bridge_tag: str  # fingerprint of the bridge file, part of the model version
 
 
 def load_base_config(folder: Path) -> BaseConfig:
@@ -166,10 +168,12 @@ def load_base_config(folder: Path) -> BaseConfig:
             f"--image-model ... --captions ... --out {folder}`"
         )
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    with np.load(folder / config["bridge"], allow_pickle=False) as arrays:
+    bridge_path = folder / config["bridge"]
+    with np.load(bridge_path, allow_pickle=False) as arrays:
         bridge = Bridge(arrays["weight"], arrays["bias"])
+    tag = hashlib.sha256(bridge_path.read_bytes()).hexdigest()[:8]
     return BaseConfig(
-        str(config["image_backend"]), folder / config["image_model"], folder / config["audio_model"], bridge
+        str(config["image_backend"]), folder / config["image_model"], folder / config["audio_model"], bridge, tag
     )
 
 

@@ -126,21 +126,22 @@ def load_siglip2(path: Path, settings: Settings) -> TowerModel:
 
 
 def save_random_model(path: Path, size: str, architecture: str = "clip") -> None:
-    """A random-weight CLIP (``architecture="clip"``) or SigLIP 2 (``"siglip2"``) saved to ``path``.
+    """A random-weight checkpoint saved to ``path``; ``architecture`` is its ``model_type``.
 
-    ``size="full"`` is ViT-B/32 CLIP or SigLIP 2 base patch-16 (the reference checkpoints' shapes).
+    ``"clip"``: ViT-B/32 at ``size="full"``. ``"siglip"``: the fixed-resolution layout that
+    ``google/siglip2-base-patch16-224`` ships (SigLIP 2 weights in SigLIP classes).
+    ``"siglip2"``: the NaFlex layout (any aspect ratio, up to 256 patches).
     """
     check_size(size)
-    if architecture == "clip":
-        _save_clip(path, size)
-    elif architecture == "siglip2":
-        _save_siglip2(path, size)
-    else:
-        raise ValueError(f"architecture must be clip or siglip2, not {architecture!r}")
+    savers = {"clip": _save_clip, "siglip": _save_siglip, "siglip2": _save_siglip2}
+    if architecture not in savers:
+        raise ValueError(f"architecture must be one of {', '.join(savers)}, not {architecture!r}")
+    savers[architecture](path, size)
 
 
 def save_random_siglip2(path: Path, size: str) -> None:
-    save_random_model(path, size, "siglip2")
+    """Backend ``siglip2``: full size in the reference checkpoint's layout, tiny in the NaFlex one."""
+    save_random_model(path, size, "siglip" if size == "full" else "siglip2")
 
 
 _TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
@@ -184,6 +185,24 @@ def _save_siglip2(path: Path, size: str) -> None:
     t.Siglip2Model(config).eval().save_pretrained(path)
     images = t.Siglip2ImageProcessorPil(patch_size=patch, max_num_patches=patches)
     t.Siglip2Processor(image_processor=images, tokenizer=tokenizer).save_pretrained(path)
+
+
+def _save_siglip(path: Path, size: str) -> None:
+    t = hf()
+    tokenizer = train_tokenizer(t.GemmaTokenizer)
+    if size == "tiny":
+        config = t.SiglipConfig(
+            text_config={**_TINY, "vocab_size": len(tokenizer), "max_position_embeddings": 64},
+            vision_config={**_TINY, "patch_size": 8, "image_size": 32},
+        )
+        side = 32
+    else:  # google/siglip2-base-patch16-224: base towers, Gemma's 256k vocabulary
+        config = t.SiglipConfig(text_config={"vocab_size": 256_000}, vision_config={"patch_size": 16, "image_size": 224})
+        side = 224
+    seeded()
+    t.SiglipModel(config).eval().save_pretrained(path)
+    images = t.SiglipImageProcessorPil(size={"height": side, "width": side})
+    t.SiglipProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(path)
 
 
 def image_backend_of(path: Path) -> BackendInfo:

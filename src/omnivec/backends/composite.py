@@ -78,7 +78,7 @@ def load_base(path: Path, settings: Settings) -> TowerModel:
     towers = BridgedTowers(config, settings)
     info = ModelInfo(
         name=BASE.name,
-        version=f"{towers.image.version}+{towers.audio.version.split('+', 1)[1]}",
+        version=f"{towers.image.version}+{towers.audio.version.split('+', 1)[1]}+bridge-{config.bridge_tag}",
         dim=towers.dim,
         modalities=BASE.modalities,
         matryoshka=False,

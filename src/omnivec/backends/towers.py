@@ -90,6 +90,9 @@ class TowerModel:
         self.towers = towers
         self.settings = settings
 
+    def build(self) -> None:
+        """``omnivec build``: nothing to precompute, the weights were loaded by the factory."""
+
     def count_tokens(self, contents: list[Content]) -> list[int]:
         return [sum(self.towers.count_tokens([p.text for p in c.parts if p.text is not None]) or [0]) for c in contents]
 

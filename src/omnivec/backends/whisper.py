@@ -79,10 +79,12 @@ class TransformersWhisperAsr:
 
         inputs = self.processor.feature_extractor(clips, sampling_rate=SAMPLE_RATE, return_tensors="pt")
         features = inputs.input_features.to(self.place.device, self.place.dtype)  # (W, mels, 3000)
+        # English-only checkpoints (*.en) take no language or task tokens.
+        multilingual = bool(getattr(self.model.generation_config, "is_multilingual", False))
+        prompt = {"language": self.language, "task": "transcribe"} if multilingual else {}
         with torch.inference_mode():
             ids = self.model.generate(
-                features, language=self.language, task="transcribe", do_sample=False, num_beams=1,
-                max_new_tokens=MAX_NEW_TOKENS,
+                features, do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS, **prompt
             )
         return [t.strip() for t in self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 

@@ -112,9 +112,11 @@ def model_factory(name: str, settings: Settings | None = None) -> Callable[..., 
         ModelNotFound: no such model, or a configured model whose backend or folder is missing.
     """
     _import_builtin_models()
+    specs = {s.name: s for s in _model_specs(settings)}
+    if name in _MODELS and name in specs:
+        raise InvalidInput(f"{specs[name].source}: [models.{name}] shadows the built-in model {name!r}; rename it")
     if name in _MODELS:
         return _MODELS[name]
-    specs = {s.name: s for s in _model_specs(settings)}
     if name in specs:
         return _configured_factory(specs[name])
     available = sorted({*_MODELS, *specs})
@@ -139,8 +141,6 @@ def _configured_factory(spec: ModelSpec) -> Callable[..., Model]:
     """A model bound to weights on disk: the backend's factory, named as the user configured it."""
     from omnivec.backends.registry import backend
 
-    if spec.name in _MODELS:
-        raise InvalidInput(f"{spec.source}: [models.{spec.name}] shadows the built-in model {spec.name!r}; rename it")
     info, factory = backend(spec.backend)
     check_model_path(spec)
 

@@ -50,7 +50,7 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory, clip_dir: Path, clap_dir:
     from omnivec.models.tables import rotation_corpus
 
     out = tmp_path_factory.mktemp("base")
-    align(clap_dir, clip_dir, rotation_corpus()[:300], out, CPU)
+    align(clap_dir, clip_dir, rotation_corpus()[:200], out, CPU)
     return out
 
 

@@ -72,3 +72,38 @@ def test_omnivec_models_lists_backends_and_configured_models(tmp_path: Path, cli
     assert "(missing)" in result.stdout  # the absent folder is flagged, not loaded
     names = {b.name for b in registered_backends()}
     assert {"clip", "siglip2", "clap", "lite-whisper", "base"} <= names
+
+
+def test_omnivec_serve_config_serves_a_configured_model(tmp_path: Path, clip_dir: Path) -> None:
+    import openai
+
+    from omnivec.api.app import create_app
+    from omnivec.api.background import serve_in_thread
+
+    config = _toml(tmp_path, f'model = "my-clip"\ndata_dir = "{tmp_path / "data"}"\n[models.my-clip]\nbackend = "clip"\npath = "{clip_dir}"\n')
+    settings = load_settings(config, env={"OMNIVEC_DEVICE": "cpu"})
+    expected = Embedder("my-clip", settings.library).embed(["a red bicycle", "a cat"]).vectors
+    with serve_in_thread(create_app(settings)) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="any", max_retries=0)
+        response = client.embeddings.create(model="my-clip", input=["a red bicycle", "a cat"])
+    served = np.array([row.embedding for row in response.data])
+    np.testing.assert_allclose(served, expected, atol=1e-6)
+
+
+def test_omnivec_embed_uses_a_configured_model(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("OMNIVEC_CONFIG", str(_toml(tmp_path, f'[models.my-clip]\nbackend = "clip"\npath = "{clip_dir}"\n')))
+    monkeypatch.setenv("OMNIVEC_DEVICE", "cpu")
+    result = CliRunner().invoke(app, ["embed", "a red bicycle", "--model", "my-clip", "--dim", "8"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["model"] == "my-clip" and row["dim"] == 8 and len(row["values"]) == 8
+    missing = CliRunner().invoke(app, ["embed", "a cat", "--model", "nope"])
+    assert missing.exit_code == 2 and "no model named 'nope'" in missing.output and "my-clip" in missing.output
+
+
+def test_a_configured_name_may_not_shadow_a_built_in_model(tmp_path: Path) -> None:
+    settings = Settings(models=(ModelSpec("lite", "clip", tmp_path, "omnivec.toml"),))
+    with pytest.raises(InvalidInput, match=r"\[models.lite\] shadows the built-in model"):
+        Embedder(model="lite", settings=settings)

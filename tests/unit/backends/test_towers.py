@@ -133,3 +133,18 @@ def test_base_puts_video_frames_and_its_audio_track_together(base_model: Any, vi
     assert with_track.metadata[0]["parts"][0]["audio"] is True
     assert frames_only.metadata[0]["parts"][0]["audio"] is False
     assert not np.allclose(with_track.vectors, frames_only.vectors)
+
+
+def test_siglip2_also_loads_the_fixed_resolution_layout(tmp_path: Path, photo_png: Path) -> None:
+    """google/siglip2-base-patch16-224 ships SigLIP 2 weights in the SigLIP (v1) classes."""
+    from omnivec.backends.clip import save_random_model
+    from omnivec.backends.registry import backend
+    from omnivec.config import Settings
+
+    save_random_model(tmp_path, "tiny", "siglip")
+    model = backend("siglip2")[1](tmp_path, Settings(device="cpu"))
+    assert model.towers.model_type == "siglip"
+    items = ["a cat", Part.from_bytes(photo_png.read_bytes(), "image/png"), ["a cat", "a dog"]]
+    batched = _embed(model, items)
+    assert batched.shape == (3, model.info.dim)
+    np.testing.assert_allclose(batched, np.concatenate([_embed(model, [x]) for x in items]), atol=1e-5)
