@@ -29,7 +29,7 @@ import numpy as np
 from omnivec.backends.pooling import PASSAGE_PREFIX, QUERY_PREFIX, QUERY_TASKS, mean_pool, prefix_for
 from omnivec.backends.qwen_vl import (
     LIMITS,
-    REFERENCE_IMAGE_TOKENS,
+    MAX_IMAGE_TOKENS,
     QwenVLEmbedder,
     TokenSequence,
     build_tokenizer,
@@ -282,7 +282,7 @@ def random_model_spec(size: str) -> tuple[Any, Any, Any, Any, Any]:
         temporal_patch_size=2,
         size={
             "shortest_edge": 4 * factor * factor,
-            "longest_edge": (16 if tiny else REFERENCE_IMAGE_TOKENS) * factor * factor,
+            "longest_edge": (16 if tiny else MAX_IMAGE_TOKENS) * factor * factor,
         },
     )
     audio_features = WhisperFeatureExtractor(  # type: ignore[no-untyped-call]

@@ -57,12 +57,12 @@ PDF_DPI = 100.0  # page render resolution; the image processor resizes to its pi
 MAX_SEQUENCE_TOKENS = 32_768  # text plus media placeholders of one Content
 TRANSCRIPT_LABEL = "Audio transcript: "
 
-REFERENCE_IMAGE_TOKENS = 1280  # merged tokens per image at most, in the reference processor configs
+MAX_IMAGE_TOKENS = 1280  # merged visual tokens per image at most (bounds the cost of one image)
 
 LIMITS: dict[str, float] = {
     "text_tokens": DEFAULT_LIMITS.max_text_tokens,  # the user's text, per content
     "sequence_tokens": MAX_SEQUENCE_TOKENS,  # text plus every media placeholder, per content
-    "image_tokens": REFERENCE_IMAGE_TOKENS,  # per image; the checkpoint's processor decides
+    "image_tokens": MAX_IMAGE_TOKENS,  # per image (fewer if the checkpoint's processor says so)
     "video_frames": VIDEO_MAX_FRAMES,
 }
 
@@ -149,9 +149,10 @@ class VisualPrep:
         self.patch = int(image_processor.patch_size)
         self.merge = int(image_processor.merge_size)
         self.temporal = int(image_processor.temporal_patch_size)
-        size = image_processor.size
-        self.min_pixels = int(size["shortest_edge"])
-        self.max_pixels = int(size["longest_edge"])
+        size, factor = image_processor.size, self.patch * self.merge
+        # the checkpoint's budget, capped: Qwen processors allow up to 16k tokens for one image
+        self.max_pixels = min(int(size["longest_edge"]), MAX_IMAGE_TOKENS * factor * factor)
+        self.min_pixels = min(int(size["shortest_edge"]), self.max_pixels)
         self.mean = np.asarray(image_processor.image_mean, np.float32).reshape(1, 3, 1, 1)
         self.std = np.asarray(image_processor.image_std, np.float32).reshape(1, 3, 1, 1)
 
@@ -160,7 +161,8 @@ class VisualPrep:
         return grid[0] * grid[1] * grid[2] // (self.merge * self.merge)
 
     def image(self, image: Any) -> tuple[np.ndarray, tuple[int, int, int]]:
-        out = self.processor(images=[image], return_tensors="np")
+        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+        out = self.processor(images=[image], size=size, return_tensors="np")
         t, h, w = (int(v) for v in out["image_grid_thw"][0])
         return np.asarray(out["pixel_values"], np.float32), (t, h, w)
 
@@ -657,7 +659,7 @@ def random_model_spec(size: str, model_type: str = "qwen3_vl") -> tuple[Any, Any
         # tiny: at most 4x4 merged tokens per image; full: the embedding models' 1280-token budget
         size={
             "shortest_edge": 4 * factor * factor,
-            "longest_edge": (16 if size == "tiny" else REFERENCE_IMAGE_TOKENS) * factor * factor,
+            "longest_edge": (16 if size == "tiny" else MAX_IMAGE_TOKENS) * factor * factor,
         },
     )
     return model_class, config, tokenizer, processor

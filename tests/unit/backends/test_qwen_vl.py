@@ -241,3 +241,17 @@ def test_checkpoint_missing_weights_is_refused(qwen2_dir: Path, tmp_path: Path) 
     save_file({k: v for k, v in weights.items() if "visual" not in k}, tmp_path / "model.safetensors")
     with pytest.raises(InvalidInput, match="lacks weights"):
         backend("qwen_vl")[1](tmp_path, CPU)
+
+
+def test_image_cost_is_capped_whatever_the_checkpoint_allows(photo: Any) -> None:
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from omnivec.backends.qwen_vl import MAX_IMAGE_TOKENS, VisualPrep
+
+    generous = Qwen2VLImageProcessorPil(size={"shortest_edge": 3136, "longest_edge": 16384 * 28 * 28})
+    visual = VisualPrep(generous)
+    values, grid = visual.image(photo.resize((2000, 1500)))  # ~3800 tokens uncapped
+    assert MAX_IMAGE_TOKENS // 2 < visual.tokens(grid) <= MAX_IMAGE_TOKENS
+    assert values.shape == (grid[1] * grid[2], 3 * 2 * 14 * 14)
+    _, small_grid = visual.image(photo)  # 451 x 300 = 173 tokens of 28 x 28 pixels: under the cap, kept
+    assert 150 < visual.tokens(small_grid) < 200
