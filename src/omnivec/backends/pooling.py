@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-# Qwen3-VL-Embedding's default: documents (and calls without a task) get this generic
-# instruction; a task type gets a specific one, in the system turn of the chat.
-DEFAULT_INSTRUCTION = "Represent the user's input."
+# Documents (and calls without a task) get the model family's generic instruction; a task type
+# gets a specific one, in the system turn of the chat. Qwen3-VL-Embedding's generic instruction
+# and retrieval-query instruction are the ones its model card uses; GME's generic one is Qwen's
+# stock system prompt.
+DEFAULT_INSTRUCTION = "Represent the user's input."  # Qwen3-VL-Embedding
+GME_DEFAULT_INSTRUCTION = "You are a helpful assistant."  # GME (Qwen2-VL)
 TASK_INSTRUCTIONS: dict[str, str] = {
-    "RETRIEVAL_QUERY": "Retrieve images, videos or passages that answer the user's query.",
+    "RETRIEVAL_QUERY": "Retrieve images or text relevant to the user's query.",
     "RETRIEVAL_DOCUMENT": DEFAULT_INSTRUCTION,
     "SEMANTIC_SIMILARITY": "Retrieve inputs that are semantically similar to the user's input.",
     "CLASSIFICATION": "Classify the user's input by its topic.",
@@ -34,9 +37,11 @@ PASSAGE_PREFIX = "passage: "
 QUERY_TASKS = frozenset(TASK_INSTRUCTIONS) - {"RETRIEVAL_DOCUMENT"}
 
 
-def instruction_for(task: str | None) -> str:
-    """The system-turn instruction for a (checked) task type; None means a document."""
-    return TASK_INSTRUCTIONS.get(task, DEFAULT_INSTRUCTION) if task else DEFAULT_INSTRUCTION
+def instruction_for(task: str | None, default: str = DEFAULT_INSTRUCTION) -> str:
+    """The system-turn instruction for a (checked) task type; documents and None get ``default``."""
+    if task is None or task == "RETRIEVAL_DOCUMENT":
+        return default
+    return TASK_INSTRUCTIONS.get(task, default)
 
 
 def prefix_for(task: str | None) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 from omnivec.backends.pooling import PASSAGE_PREFIX, QUERY_PREFIX, QUERY_TASKS, mean_pool, prefix_for
 from omnivec.backends.qwen_vl import (
     LIMITS,
-    MAX_IMAGE_TOKENS,
+    Convention,
     QwenVLEmbedder,
     TokenSequence,
     build_tokenizer,
@@ -43,6 +43,7 @@ from omnivec.errors import InvalidInput
 from omnivec.limits import DEFAULT_LIMITS
 
 SAMPLE_RATE = 16_000  # Hz, what the Whisper-style feature extractor expects
+OMNI_IMAGE_TOKENS = 1280  # merged visual tokens per image at most
 
 TASK_PROMPTS = {task: QUERY_PREFIX for task in sorted(QUERY_TASKS)} | {"RETRIEVAL_DOCUMENT": PASSAGE_PREFIX}
 
@@ -97,6 +98,10 @@ class QwenOmniEmbedder(QwenVLEmbedder):
     wrong_architecture_hint = (
         "model_type qwen2_5_omni_thinker: save `model.thinker` of a full Qwen2.5-Omni checkpoint"
     )
+    # the instruction fields are unused here (prefixes instead); 4 to 1280 tokens of 28 x 28 pixels an image
+    conventions: ClassVar[dict[str, Convention]] = {
+        "qwen2_5_omni_thinker": Convention("", "<|im_end|>", (4, OMNI_IMAGE_TOKENS)),
+    }
 
     def __init__(self, path: Path, settings: Settings) -> None:
         from transformers import WhisperFeatureExtractor
@@ -113,8 +118,8 @@ class QwenOmniEmbedder(QwenVLEmbedder):
     def _prompt_head(self, task: str | None) -> str:
         return f"<|im_start|>user\n{prefix_for(task)}"
 
-    def _prompt_tail(self) -> str:
-        return "<|im_end|>"
+    def _task_prompts(self) -> dict[str, str]:
+        return dict(TASK_PROMPTS)
 
     def _add_audio(self, seq: TokenSequence, samples: np.ndarray, meta: dict[str, Any]) -> None:
         """Native audio: log-mel features for the thinker's audio encoder, one placeholder per output token."""
@@ -282,7 +287,7 @@ def random_model_spec(size: str) -> tuple[Any, Any, Any, Any, Any]:
         temporal_patch_size=2,
         size={
             "shortest_edge": 4 * factor * factor,
-            "longest_edge": (16 if tiny else MAX_IMAGE_TOKENS) * factor * factor,
+            "longest_edge": (16 if tiny else OMNI_IMAGE_TOKENS) * factor * factor,
         },
     )
     audio_features = WhisperFeatureExtractor(  # type: ignore[no-untyped-call]

@@ -39,7 +39,13 @@ import numpy as np
 
 from omnivec import __version__
 from omnivec.backends.device import Placement, placement
-from omnivec.backends.pooling import TASK_INSTRUCTIONS, instruction_for, last_token_pool
+from omnivec.backends.pooling import (
+    DEFAULT_INSTRUCTION,
+    GME_DEFAULT_INSTRUCTION,
+    TASK_INSTRUCTIONS,
+    instruction_for,
+    last_token_pool,
+)
 from omnivec.backends.registry import BackendInfo, register_backend
 from omnivec.config import Settings
 from omnivec.content import Content
@@ -57,7 +63,26 @@ PDF_DPI = 100.0  # page render resolution; the image processor resizes to its pi
 MAX_SEQUENCE_TOKENS = 32_768  # text plus media placeholders of one Content
 TRANSCRIPT_LABEL = "Audio transcript: "
 
-MAX_IMAGE_TOKENS = 1280  # merged visual tokens per image at most (bounds the cost of one image)
+MAX_IMAGE_TOKENS = 1800  # merged visual tokens per image at most, whatever the processor allows
+
+
+@dataclass(frozen=True, slots=True)
+class Convention:
+    """How one embedding model family lays out its input (each from its reference inference code)."""
+
+    default_instruction: str  # system turn for documents and untasked calls
+    tail: str  # after the user's content; the last of these tokens is pooled
+    image_tokens: tuple[int, int]  # merged visual tokens per image: (min, max)
+
+
+CONVENTIONS: dict[str, Convention] = {
+    # Qwen3-VL-Embedding: chat template with the generation prompt; 4 to 1800 tokens of 32 x 32 pixels
+    "qwen3_vl": Convention(DEFAULT_INSTRUCTION, "<|im_end|>\n<|im_start|>assistant\n", (4, MAX_IMAGE_TOKENS)),
+    # GME: the generation prompt then <|endoftext|>; 256 to 1280 tokens of 28 x 28 pixels
+    "qwen2_vl": Convention(
+        GME_DEFAULT_INSTRUCTION, "<|im_end|>\n<|im_start|>assistant\n<|endoftext|>", (256, 1280)
+    ),
+}
 
 LIMITS: dict[str, float] = {
     "text_tokens": DEFAULT_LIMITS.max_text_tokens,  # the user's text, per content
@@ -144,15 +169,15 @@ def patch_video(
 class VisualPrep:
     """Images and video frames -> flat patches and (t, h, w) grids, with the checkpoint's settings."""
 
-    def __init__(self, image_processor: Any) -> None:
+    def __init__(self, image_processor: Any, image_tokens: tuple[int, int] = (4, MAX_IMAGE_TOKENS)) -> None:
         self.processor = image_processor
         self.patch = int(image_processor.patch_size)
         self.merge = int(image_processor.merge_size)
         self.temporal = int(image_processor.temporal_patch_size)
-        size, factor = image_processor.size, self.patch * self.merge
-        # the checkpoint's budget, capped: Qwen processors allow up to 16k tokens for one image
-        self.max_pixels = min(int(size["longest_edge"]), MAX_IMAGE_TOKENS * factor * factor)
-        self.min_pixels = min(int(size["shortest_edge"]), self.max_pixels)
+        size, pixels = image_processor.size, (self.patch * self.merge) ** 2  # pixels per merged token
+        # the checkpoint's budget within the family's range (Qwen processors allow 16k tokens an image)
+        self.max_pixels = min(int(size["longest_edge"]), image_tokens[1] * pixels)
+        self.min_pixels = min(max(int(size["shortest_edge"]), image_tokens[0] * pixels), self.max_pixels)
         self.mean = np.asarray(image_processor.image_mean, np.float32).reshape(1, 3, 1, 1)
         self.std = np.asarray(image_processor.image_std, np.float32).reshape(1, 3, 1, 1)
 
@@ -288,6 +313,7 @@ class QwenVLEmbedder:
         ("video_token_id", video_token),
     )
     wrong_architecture_hint = "for Qwen2.5-Omni use the qwen_omni backend"
+    conventions: ClassVar[dict[str, Convention]] = CONVENTIONS
 
     def __init__(self, path: Path, settings: Settings) -> None:
         try:
@@ -309,7 +335,8 @@ class QwenVLEmbedder:
             )
         self.where = placement(settings)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.visual = VisualPrep(Qwen2VLImageProcessorPil.from_pretrained(path))
+        self.convention = self.conventions[self.model_type]
+        self.visual = VisualPrep(Qwen2VLImageProcessorPil.from_pretrained(path), self.convention.image_tokens)
         names = (
             "<|im_start|>",
             "<|im_end|>",
@@ -330,7 +357,7 @@ class QwenVLEmbedder:
             dim=int(config.text_config.hidden_size),
             modalities=self.card.modalities,
             matryoshka=self.card.matryoshka,
-            task_prompts=dict(self.card.task_prompts),
+            task_prompts=self._task_prompts(),
             description=self.card.description,
         )
         self._asr: Any = None
@@ -423,11 +450,16 @@ class QwenVLEmbedder:
         check_sequence(len(seq.ids))
         return seq
 
+    def _task_prompts(self) -> dict[str, str]:
+        default = self.convention.default_instruction
+        return {task: instruction_for(task, default) for task in TASK_INSTRUCTIONS}
+
     def _prompt_head(self, task: str | None) -> str:
-        return f"<|im_start|>system\n{instruction_for(task)}<|im_end|>\n<|im_start|>user\n"
+        instruction = instruction_for(task, self.convention.default_instruction)
+        return f"<|im_start|>system\n{instruction}<|im_end|>\n<|im_start|>user\n"
 
     def _prompt_tail(self) -> str:
-        return "<|im_end|>\n<|im_start|>assistant\n"
+        return self.convention.tail
 
     def _add_image(self, seq: TokenSequence, image: Any) -> None:
         values, grid = self.visual.image(image)
@@ -659,7 +691,9 @@ def random_model_spec(size: str, model_type: str = "qwen3_vl") -> tuple[Any, Any
         # tiny: at most 4x4 merged tokens per image; full: the embedding models' 1280-token budget
         size={
             "shortest_edge": 4 * factor * factor,
-            "longest_edge": (16 if size == "tiny" else MAX_IMAGE_TOKENS) * factor * factor,
+            "longest_edge": (16 if size == "tiny" else CONVENTIONS[model_type].image_tokens[1])
+            * factor
+            * factor,
         },
     )
     return model_class, config, tokenizer, processor

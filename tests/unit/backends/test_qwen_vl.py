@@ -184,6 +184,7 @@ def test_wrong_architecture_is_refused(tmp_path: Path) -> None:
 def test_qwen2_vl_through_the_registry(qwen2_dir: Path, parts: dict[str, Part]) -> None:
     model = backend("qwen_vl")[1](qwen2_dir, CPU)
     assert "qwen2_vl" in model.info.version
+    assert model.info.task_prompts["RETRIEVAL_DOCUMENT"] == "You are a helpful assistant."  # GME's layout
     contents = [(parts["text"], parts["video"]), (parts["image"],), (Part.from_text("hi"),)]
     batched = _embed(model, *contents, video_audio=False)
     single = np.concatenate([_embed(model, c, video_audio=False) for c in contents])
@@ -246,7 +247,7 @@ def test_checkpoint_missing_weights_is_refused(qwen2_dir: Path, tmp_path: Path) 
 def test_image_cost_is_capped_whatever_the_checkpoint_allows(photo: Any) -> None:
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    from omnivec.backends.qwen_vl import MAX_IMAGE_TOKENS, VisualPrep
+    from omnivec.backends.qwen_vl import CONVENTIONS, MAX_IMAGE_TOKENS, VisualPrep
 
     generous = Qwen2VLImageProcessorPil(size={"shortest_edge": 3136, "longest_edge": 16384 * 28 * 28})
     visual = VisualPrep(generous)
@@ -255,3 +256,6 @@ def test_image_cost_is_capped_whatever_the_checkpoint_allows(photo: Any) -> None
     assert values.shape == (grid[1] * grid[2], 3 * 2 * 14 * 14)
     _, small_grid = visual.image(photo)  # 451 x 300 = 173 tokens of 28 x 28 pixels: under the cap, kept
     assert 150 < visual.tokens(small_grid) < 200
+    gme = VisualPrep(generous, CONVENTIONS["qwen2_vl"].image_tokens)  # GME: 256 to 1280 tokens an image
+    assert 256 <= gme.tokens(gme.image(photo.resize((120, 90)))[1]) < 300
+    assert 640 < gme.tokens(gme.image(photo.resize((2000, 1500)))[1]) <= 1280
