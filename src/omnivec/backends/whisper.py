@@ -82,9 +82,11 @@ class TransformersWhisperAsr:
         # English-only checkpoints (*.en) take no language or task tokens.
         multilingual = bool(getattr(self.model.generation_config, "is_multilingual", False))
         prompt = {"language": self.language, "task": "transcribe"} if multilingual else {}
+        # The decoder holds max_target_positions tokens, the 4 prompt tokens included.
+        budget = min(MAX_NEW_TOKENS, int(self.model.config.max_target_positions) - 4)
         with torch.inference_mode():
             ids = self.model.generate(
-                features, do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS, **prompt
+                features, do_sample=False, num_beams=1, max_new_tokens=budget, **prompt
             )
         return [t.strip() for t in self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
@@ -149,7 +151,7 @@ def save_random_model(path: Path, size: str) -> None:
         config = t.WhisperConfig(
             vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
             decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
-            max_target_positions=256, **common,
+            max_target_positions=32, **common,
         )
     else:  # whisper-small
         config = t.WhisperConfig(

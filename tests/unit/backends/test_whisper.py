@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from omnivec.backends.registry import backend
-from omnivec.backends.whisper import LiteWhisperModel, TransformersWhisperAsr
+from omnivec.backends.whisper import LiteWhisperModel, TransformersWhisperAsr, _speech_windows
 from omnivec.config import Settings
 from omnivec.content import Part, to_contents
 from omnivec.media.audio import decode_audio
@@ -29,9 +29,12 @@ def test_speech_is_decoded_deterministically_and_silence_gives_no_transcript(
 ) -> None:
     asr = TransformersWhisperAsr(whisper_dir, CPU)
     samples = decode_audio(speech_wav.read_bytes(), 80.0)
+    windows = _speech_windows(samples)  # what Whisper is given: the speech, found by Silero VAD
+    assert windows and 0 <= windows[0][0] < windows[-1][1] <= len(samples)
+    assert _speech_windows(np.tile(samples, 12)) != [] and all(b - a <= 30 * 16_000 for a, b in _speech_windows(np.tile(samples, 12)))
     first, second = asr.transcribe(samples), asr.transcribe(samples)
-    assert first == second
-    assert first.segments and first.segments[0][0] < first.segments[-1][1] <= first.seconds + 0.01
+    assert first == second and first.seconds == len(samples) / 16_000
+    assert _speech_windows(np.zeros(16_000 * 3, np.float32)) == []
     assert asr.transcribe(np.zeros(16_000 * 3, np.float32)).text == ""  # no speech found: nothing invented
 
 
