@@ -61,6 +61,7 @@ VIDEO_MAX_FRAMES = 16  # ...at most this many (even: frames are patched in pairs
 VIDEO_FRAME_TOKENS = 64  # merged visual tokens per frame pair at most (sets the frame resolution)
 PDF_DPI = 100.0  # page render resolution; the image processor resizes to its pixel budget anyway
 MAX_SEQUENCE_TOKENS = 32_768  # text plus media placeholders of one Content
+TOKENS_PER_ROW = 1024  # padded positions per batch row: a batch holds batch_size x this at most
 TRANSCRIPT_LABEL = "Audio transcript: "
 
 MAX_IMAGE_TOKENS = 1800  # merged visual tokens per image at most, whatever the processor allows
@@ -545,15 +546,33 @@ class QwenVLEmbedder:
         return last_token_pool(hidden, mask)  # (N, D)
 
 
+def plan_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """Group sequence indices into batches, shortest first, so padding stays small.
+
+    A batch holds at most ``max_rows`` sequences and ``max_tokens`` padded positions
+    (rows x longest); a sequence longer than ``max_tokens`` goes alone.
+    """
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda k: lengths[k]):
+        batch = batches[-1] if batches else []
+        fits = batch and len(batch) < max_rows and (len(batch) + 1) * lengths[i] <= max_tokens
+        if fits:
+            batch.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 def run_batches(model: Any, sequences: list[TokenSequence]) -> np.ndarray:
-    """Forward the sequences in batches of the device's batch size, right-padded; (N, D) unit vectors."""
+    """Forward the sequences in length-sorted, right-padded batches; (N, D) unit vectors in input order."""
     import torch
 
     where: Placement = model.where
-    out = []
+    out = np.zeros((len(sequences), model.info.dim), np.float32)
+    plan = plan_batches([len(s.ids) for s in sequences], where.batch_size, where.batch_size * TOKENS_PER_ROW)
     with torch.inference_mode():
-        for start in range(0, len(sequences), where.batch_size):
-            batch = sequences[start : start + where.batch_size]
+        for rows in plan:
+            batch = [sequences[i] for i in rows]
             width = max(len(s.ids) for s in batch)
             ids = torch.full((len(batch), width), model.pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -561,9 +580,8 @@ def run_batches(model: Any, sequences: list[TokenSequence]) -> np.ndarray:
                 ids[row, : len(s.ids)] = torch.tensor(s.ids)
                 mask[row, : len(s.ids)] = 1
             pooled = model.forward(batch, ids.to(where.device), mask.to(where.device))  # (n, D)
-            pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-            out.append(pooled.cpu().numpy())
-    return np.concatenate(out).astype(np.float32)
+            out[rows] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
+    return out
 
 
 def _cat(arrays: list[np.ndarray], where: Placement) -> Any:

@@ -259,3 +259,12 @@ def test_image_cost_is_capped_whatever_the_checkpoint_allows(photo: Any) -> None
     gme = VisualPrep(generous, CONVENTIONS["qwen2_vl"].image_tokens)  # GME: 256 to 1280 tokens an image
     assert 256 <= gme.tokens(gme.image(photo.resize((120, 90)))[1]) < 300
     assert 640 < gme.tokens(gme.image(photo.resize((2000, 1500)))[1]) <= 1280
+
+
+def test_batches_group_similar_lengths_under_a_token_budget() -> None:
+    from omnivec.backends.qwen_vl import plan_batches
+
+    lengths = [500, 20, 30, 3000, 25, 480]
+    plan = plan_batches(lengths, max_rows=3, max_tokens=1200)
+    assert sorted(i for rows in plan for i in rows) == list(range(6))
+    assert plan == [[1, 4, 2], [5, 0], [3]]  # shortest first; 3000 alone; rows x longest <= 1200
