@@ -36,6 +36,7 @@ from omnivec.backends.qwen_vl import (
     load_weights,
     save_weights,
     token_id,
+    visual_inputs,
 )
 from omnivec.backends.registry import BackendInfo, register_backend
 from omnivec.config import Settings
@@ -144,25 +145,8 @@ class QwenOmniEmbedder(QwenVLEmbedder):
         import torch
 
         device, dtype = self.where.device, self.where.dtype
-        inputs: dict[str, Any] = {
-            "input_ids": ids,
-            "attention_mask": mask,
-            "use_cache": False,
-            "use_audio_in_video": False,
-        }
-        if any(s.pixel_values for s in batch):
-            inputs["pixel_values"] = torch.from_numpy(
-                np.concatenate([v for s in batch for v in s.pixel_values])
-            ).to(device, dtype)
-            inputs["image_grid_thw"] = torch.tensor([g for s in batch for g in s.image_grids], device=device)
-        if any(s.video_values for s in batch):
-            inputs["pixel_values_videos"] = torch.from_numpy(
-                np.concatenate([v for s in batch for v in s.video_values])
-            ).to(device, dtype)
-            inputs["video_grid_thw"] = torch.tensor([g for s in batch for g in s.video_grids], device=device)
-            inputs["video_second_per_grid"] = torch.tensor(
-                [x for s in batch for x in s.video_seconds_per_grid], device=device
-            )
+        inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
+        inputs |= {"use_audio_in_video": False, **visual_inputs(batch, self.where, video_seconds=True)}
         features = [f for s in batch for f in s.audio_features]
         if features:
             width = max(f.shape[1] for f in features)

@@ -526,24 +526,41 @@ class QwenVLEmbedder:
     # -- the forward pass ---------------------------------------------------------------------------
     def forward(self, batch: Sequence[TokenSequence], ids: Any, mask: Any) -> Any:
         """(N, T) ids and mask -> (N, D) pooled hidden states (not normalized)."""
-        import torch
-
-        inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
         # which positions are image (1) or video (2) placeholders: M-RoPE gives those 3-D positions
         types = (ids == self.ids[self.image_token]).long() + 2 * (ids == self.ids[self.video_token]).long()
-        inputs["mm_token_type_ids"] = types  # (N, T)
-        if any(s.pixel_values for s in batch):
-            inputs["pixel_values"] = _cat([v for s in batch for v in s.pixel_values], self.where)
-            inputs["image_grid_thw"] = torch.tensor(
-                [g for s in batch for g in s.image_grids], device=self.where.device
-            )
-        if any(s.video_values for s in batch):
-            inputs["pixel_values_videos"] = _cat([v for s in batch for v in s.video_values], self.where)
-            inputs["video_grid_thw"] = torch.tensor(
-                [g for s in batch for g in s.video_grids], device=self.where.device
-            )
-        hidden = self.model(**inputs).last_hidden_state  # (N, T, D)
+        inputs = {"input_ids": ids, "attention_mask": mask, "mm_token_type_ids": types, "use_cache": False}
+        hidden = self.model(**inputs, **visual_inputs(batch, self.where)).last_hidden_state  # (N, T, D)
         return last_token_pool(hidden, mask)  # (N, D)
+
+
+def visual_inputs(
+    batch: Sequence[TokenSequence], where: Placement, *, video_seconds: bool = False
+) -> dict[str, Any]:
+    """The batch's images and videos as model inputs, in placeholder order (row by row).
+
+    ``video_seconds`` adds ``video_second_per_grid`` (seconds per temporal patch), which the omni
+    thinker's time-aligned M-RoPE reads and the VL models do not take.
+    """
+    import torch
+
+    def cat(arrays: list[np.ndarray]) -> Any:
+        return torch.from_numpy(np.concatenate(arrays)).to(where.device, where.dtype)
+
+    inputs: dict[str, Any] = {}
+    if any(s.pixel_values for s in batch):
+        inputs["pixel_values"] = cat([v for s in batch for v in s.pixel_values])  # (patches, C*t*p*p)
+        inputs["image_grid_thw"] = torch.tensor(
+            [g for s in batch for g in s.image_grids], device=where.device
+        )
+    if any(s.video_values for s in batch):
+        inputs["pixel_values_videos"] = cat([v for s in batch for v in s.video_values])
+        inputs["video_grid_thw"] = torch.tensor(
+            [g for s in batch for g in s.video_grids], device=where.device
+        )
+        if video_seconds:
+            seconds = [x for s in batch for x in s.video_seconds_per_grid]
+            inputs["video_second_per_grid"] = torch.tensor(seconds, device=where.device)
+    return inputs
 
 
 def plan_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
@@ -582,12 +599,6 @@ def run_batches(model: Any, sequences: list[TokenSequence]) -> np.ndarray:
             pooled = model.forward(batch, ids.to(where.device), mask.to(where.device))  # (n, D)
             out[rows] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
     return out
-
-
-def _cat(arrays: list[np.ndarray], where: Placement) -> Any:
-    import torch
-
-    return torch.from_numpy(np.concatenate(arrays)).to(where.device, where.dtype)
 
 
 @register_backend(QWEN_VL_INFO)
