@@ -158,3 +158,14 @@ def test_full_size_spec_is_the_3b_thinker() -> None:
     sizes = {name: sum(p.numel() for p in m.parameters()) / 1e9 for name, m in model.model.named_children()}
     assert sizes == pytest.approx({"audio_tower": 0.638, "visual": 0.669, "language_model": 3.086}, abs=0.01)
     assert audio.feature_size == 128 and images.patch_size == 14
+
+
+def test_batched_equals_single_without_vision(omni: Any, parts: dict[str, Part]) -> None:
+    """Audio and text only: the thinker takes its 1-D position path, which padding must not disturb."""
+    contents = [(parts["audio"],), (Part.from_text("a longer text than the other ones, by some way"),)]
+    contents.append(
+        (Part.from_bytes(encode_wav(np.zeros(16000, np.float32)), "audio/wav"), Part.from_text("x"))
+    )
+    batched = _embed(omni, *contents)
+    single = np.concatenate([_embed(omni, c) for c in contents])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
