@@ -1,22 +1,37 @@
 """Throughput of the lite model, side by side with the plain-library peers, in one run.
 
-Text: omnivec vs sentence-transformers on the same all-MiniLM-L6-v2 weights (batch 32, the
-same 200 mixed-length sentences, vectors compared by cosine). Media: images/s, audio seconds
-per second, video seconds per second and PDF pages per second through the full lite pipeline,
-and peak resident memory. Timings on shared 2-core machines are noisy: read the ratios.
+Text (all-MiniLM-L6-v2 weights everywhere, the same mixed-length sentences, batch 32):
+sentence-transformers, infinity-emb (torch engine, from ``.venv-peers``; build it with
+``bash benchmarks/peers/setup_infinity.sh``), omnivec on torch, ONNX fp32 and ONNX int8.
+Per engine: sentences/s and word pieces/s, that rate as a fraction of this machine's fp32
+GEMM ceiling (torch matmul GFLOP/s measured in the same run; ~21.7 MFLOP per token for
+MiniLM), cosine to the torch reference, single short query p50/p99, and, from a fresh
+process, cold start (import to first vector) and peak RSS. The engines' timed passes are
+interleaved round by round, so a change in the machine's load hits them all alike.
 
-    .venv/bin/python benchmarks/throughput.py [--quick]
+Media: images/s (lite on each vision runtime vs the plain torch classifier + RapidOCR),
+audio seconds/s (lite vs plain faster-whisper), PDF pages/s (lite vs pypdfium2 + MiniLM),
+video seconds/s (lite vs the plain per-frame and per-audio-second rates), and the peak RSS of
+a fresh process with the whole lite model loaded. Timings on shared machines are noisy: read
+the ratios.
+
+    .venv/bin/python benchmarks/throughput.py [--quick] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import os
 import random
-import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +44,10 @@ WORDS = (
     "river mountain engine budget violin harbor protein senate glacier orbit lantern courier "
     "algorithm festival vaccine copper meadow tariff satellite novel bakery volcano ledger"
 ).split()
+MFLOP_PER_TOKEN = 21.7  # MiniLM-L6: 2 x 22.7 M weights per token, less embeddings, plus attention
+QUERY = "how do glaciers move"
+ROOT = Path(__file__).resolve().parent.parent
+PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 
 
 def sentences(n: int, seed: int = 0) -> list[str]:
@@ -36,42 +55,21 @@ def sentences(n: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.choice((4, 8, 16, 32, 64)))) + "." for _ in range(n)]
 
 
-def timed(fn: Callable[[], object], repeats: int = 3) -> float:
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
+def gemm_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """This machine's fp32 matmul rate through torch (all cores), best of a few tries."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best = 0.0
+    for _ in range(3):
         start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+        for _ in range(repeats):
+            torch.mm(a, b)
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def text_rows(embedder: Embedder, n: int) -> list[tuple[str, str, str]]:
-    from sentence_transformers import SentenceTransformer
-
-    from omnivec.encoders.minilm import default_weights
-
-    texts = sentences(n)
-    st = SentenceTransformer(str(default_weights()), device="cpu")
-    st_seconds = timed(lambda: st.encode(texts, batch_size=32, normalize_embeddings=True))
-    ov_seconds = timed(lambda: embedder.embed(texts, batch_size=len(texts), rotate=False))
-    cosine = float(np.min(np.sum(
-        st.encode(texts, batch_size=32, normalize_embeddings=True) * embedder.embed(texts, rotate=False).vectors, axis=1
-    )))
-    query = ["how do glaciers move"]
-    st_q = statistics.median(_latencies(lambda: st.encode(query, normalize_embeddings=True)))
-    ov_q = statistics.median(_latencies(lambda: embedder.embed(query)))
-    return [
-        ("text sentences/s, batch 32", f"{n / st_seconds:.0f}", f"{n / ov_seconds:.0f} ({st_seconds / ov_seconds:.2f}x); min cosine {cosine:.5f}"),
-        ("single short query p50 ms", f"{st_q * 1000:.1f}", f"{ov_q * 1000:.1f} ({st_q / ov_q:.2f}x)"),
-    ]
-
-
-def _latencies(fn: Callable[[], object], n: int = 30) -> list[float]:
+def latencies(fn: Callable[[], object], n: int = 60) -> list[float]:
     fn()
     out = []
     for _ in range(n):
@@ -81,33 +79,245 @@ def _latencies(fn: Callable[[], object], n: int = 30) -> list[float]:
     return out
 
 
-def media_rows(embedder: Embedder, folder: Path, quick: bool) -> list[tuple[str, str, str]]:
-    photos = [img for _, img in synth.skimage_photos()][: 6 if quick else 12]
-    image_parts = [Part.from_path(_save(img, folder / f"p{i}.png")) for i, img in enumerate(photos)]
-    classify = embedder.model.vision  # type: ignore[attr-defined]
-    ocr = embedder.model.ocr  # type: ignore[attr-defined]
-    plain = timed(lambda: [ocr.read(img) for img in photos] and classify.classify(photos), repeats=1)
-    ours = timed(lambda: embedder.embed(image_parts), repeats=1)
+@dataclass(slots=True)
+class Engine:
+    name: str
+    encode: Callable[[list[str]], np.ndarray]  # texts -> (N, 384) unit vectors
+    passes: list[float] = field(default_factory=list)
+    single: list[float] = field(default_factory=list)
+    cold: dict[str, float] = field(default_factory=dict)
+    vectors: np.ndarray | None = None
 
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+
+
+def fresh_process(code: str) -> dict[str, float]:
+    """Run ``code`` in a new interpreter; it prints a JSON dict. Adds the wall time to its exit."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", inspect.getsource(peak_rss_mb) + code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - started
+    return result
+
+
+COLD_OMNIVEC = """
+import json, resource, sys, time
+t = time.perf_counter()
+from omnivec import Embedder
+from omnivec.config import Settings
+e = Embedder("lite", settings=Settings(runtime={runtime!r}))
+e.embed(["hello"], rotate=False)
+cold = time.perf_counter() - t
+e.embed({texts!r}, rotate=False)
+print(json.dumps({{"cold_start_s": cold, "peak_rss_mb": peak_rss_mb()}}))
+"""
+COLD_ST = """
+import json, resource, time
+t = time.perf_counter()
+from sentence_transformers import SentenceTransformer
+m = SentenceTransformer({path!r}, device="cpu")
+m.encode(["hello"])
+cold = time.perf_counter() - t
+m.encode({texts!r}, batch_size=32)
+print(json.dumps({{"cold_start_s": cold, "peak_rss_mb": peak_rss_mb()}}))
+"""
+
+
+def infinity_report(texts: list[str], model: Path, folder: Path) -> tuple[dict[str, object] | None, str]:
+    """infinity-emb's figures from its own venv, or why there are none."""
+    if not PEERS_PYTHON.exists():
+        return None, "not installed here: run `bash benchmarks/peers/setup_infinity.sh`"
+    (folder / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    out = folder / "infinity.json"
+    run = subprocess.run(
+        [str(PEERS_PYTHON), str(ROOT / "benchmarks" / "peers" / "infinity_bench.py"), str(model),
+         str(folder / "texts.json"), str(out)],
+        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0"},
+    )  # fmt: skip
+    if run.returncode != 0:
+        return None, "failed: " + run.stderr.strip().splitlines()[-1][:200]
+    report: dict[str, object] = json.loads(out.read_text(encoding="utf-8"))
+    report["vectors"] = np.load(str(out) + ".npy")
+    return report, ""
+
+
+def text_section(n: int, rounds: int, folder: Path) -> list[str]:
+    from sentence_transformers import SentenceTransformer
+
+    from omnivec.encoders.minilm import default_weights
+
+    texts = sentences(n)
+    model_dir = default_weights()
+    st = SentenceTransformer(str(model_dir), device="cpu")
+    engines = [Engine("sentence-transformers", lambda t: st.encode(t, batch_size=32, normalize_embeddings=True))]
+    for runtime in ("torch", "onnx-fp32", "onnx-int8"):
+        embedder = Embedder("lite", settings=_with(Settings.from_env(), runtime=runtime))
+        engines.append(Engine(f"omnivec {runtime}", lambda t, e=embedder: e.embed(t, rotate=False, batch_size=32).vectors))
+    tokens = sum(len(ids) for ids in st.tokenizer(texts, truncation=True, max_length=256)["input_ids"])
+
+    ceiling = [gemm_gflops()]
+    for engine in engines:
+        engine.encode(texts)  # warm-up
+    for _ in range(rounds):  # interleaved: each round times every engine once
+        for engine in engines:
+            start = time.perf_counter()
+            engine.vectors = np.asarray(engine.encode(texts))
+            engine.passes.append(time.perf_counter() - start)
+    ceiling.append(gemm_gflops())
+    for engine in engines:
+        engine.single = latencies(lambda e=engine: e.encode([QUERY]))
+    infinity, why_not = infinity_report(texts, model_dir, folder)
+    reference = engines[1].vectors
+    assert reference is not None
+
+    for engine in engines[1:]:
+        runtime = engine.name.split()[-1]
+        engine.cold = fresh_process(COLD_OMNIVEC.format(runtime=runtime, texts=texts))
+    engines[0].cold = fresh_process(COLD_ST.format(path=str(model_dir), texts=texts))
+
+    gflops = statistics.median(ceiling)
+    base = n / statistics.median(engines[0].passes)
+    lines = [
+        f"fp32 GEMM ceiling (torch matmul, {os.cpu_count()} cores): {gflops:.0f} GFLOP/s "
+        f"(before {ceiling[0]:.0f}, after {ceiling[1]:.0f}); {n} sentences, {tokens} word pieces, batch 32, "
+        f"{rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f}",
+        "",
+        "| engine | sentences/s | tokens/s | x sentence-transformers | of fp32 GEMM ceiling | mean (min) cosine to omnivec torch"
+        " | query p50 ms | query p99 ms | cold start s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows: list[tuple[str, float, np.ndarray, list[float], dict[str, float]]] = [
+        (e.name, statistics.median(e.passes), e.vectors if e.vectors is not None else reference,
+         [1e3 * s for s in e.single], e.cold)
+        for e in engines
+    ]  # fmt: skip
+    if infinity is not None:
+        vectors = infinity["vectors"]
+        assert isinstance(vectors, np.ndarray)
+        seconds, single = infinity["seconds"], infinity["single_ms"]
+        assert isinstance(seconds, float) and isinstance(single, list)
+        rows.insert(1, (f"infinity-emb {infinity['version']} (torch)", seconds, vectors, single,
+                        {"cold_start_s": float(str(infinity["cold_start_s"])),
+                         "peak_rss_mb": float(str(infinity["peak_rss_mb"]))}))  # fmt: skip
+    for name, seconds, vectors, single, cold in rows:
+        rate = n / seconds
+        cos = (vectors * reference).sum(1)
+        p50, p99 = np.percentile(single, [50, 99])
+        lines.append(
+            f"| {name} | {rate:.0f} | {tokens / seconds:.0f} | {rate / base:.2f} | "
+            f"{tokens / seconds * MFLOP_PER_TOKEN / 1e3 / gflops:.2f} | {cos.mean():.5f} ({cos.min():.5f}) | "
+            f"{p50:.1f} | {p99:.1f} | {cold.get('cold_start_s', float('nan')):.1f} | {cold.get('peak_rss_mb', float('nan')):.0f} |"
+        )
+    if infinity is None:
+        lines.append(f"| infinity-emb | {why_not} | | | | | | | | |")
+    return lines
+
+
+def timed(fn: Callable[[], object], repeats: int = 2) -> float:
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def media_section(folder: Path, quick: bool) -> list[str]:
+    from faster_whisper import WhisperModel
+    from sentence_transformers import SentenceTransformer
+
+    from omnivec.encoders import asr, minilm
+    from omnivec.encoders.convnet import EfficientNetLite0
+    from omnivec.encoders.ocr import RapidOcr
+
+    photos = [img for _, img in synth.skimage_photos()][: 6 if quick else 12]
+    paths = [_save(img, folder / f"p{i}.png") for i, img in enumerate(photos)]
+    settings = Settings.from_env().with_roots(folder)
+    plain_classifier, plain_ocr = EfficientNetLite0(runtime="torch"), RapidOcr()
+
+    def plain_images() -> None:
+        from PIL import Image
+
+        images = [Image.open(p).convert("RGB") for p in paths]
+        plain_classifier.classify(images)
+        for image in images:
+            plain_ocr.read(image)
+
+    plain = timed(plain_images, repeats=1)
+    lines = [
+        "| measure | plain-library baseline | omnivec lite | lite / baseline |",
+        "|---|---:|---:|---:|",
+    ]
+    for runtime in ("torch", "onnx-fp32", "onnx-int8"):
+        embedder = Embedder("lite", settings=_with(settings, vision_runtime=runtime))
+        parts = [Part.from_path(p) for p in paths]
+        ours = timed(lambda e=embedder, ps=parts: e.embed(ps), repeats=1)  # type: ignore[misc]
+        lines.append(
+            f"| images/s (classifier + OCR), vision {runtime} | {len(paths) / plain:.2f} (torch classifier + RapidOCR) | "
+            f"{len(paths) / ours:.2f} | {plain / ours:.2f} |"
+        )
+    embedder = Embedder("lite", settings=settings)
     wav = synth.speak("The committee approved the new budget for the city library after a long debate. " * 3, folder / "s.wav")
-    audio_seconds = _seconds(embedder, Part.from_path(wav))
-    audio = timed(lambda: embedder.embed([Part.from_path(wav)]), repeats=1)
+    audio_seconds = float(embedder.embed([Part.from_path(wav)]).metadata[0]["parts"][0]["seconds"])
+    whisper = WhisperModel(str(asr.default_weights()), device="cpu", compute_type="int8")
+    plain_audio = timed(lambda: list(whisper.transcribe(str(wav), language="en", beam_size=5)[0]), repeats=1)
+    ours_audio = timed(lambda: embedder.embed([Part.from_path(wav)]), repeats=1)
+    lines.append(f"| audio seconds per second | {audio_seconds / plain_audio:.1f} (faster-whisper transcript only) | "
+                 f"{audio_seconds / ours_audio:.1f} | {plain_audio / ours_audio:.2f} |")  # fmt: skip
 
     video = synth.make_video(photos[:2], folder / "v.mp4", seconds=audio_seconds, audio_wav=wav)
-    video_time = timed(lambda: embedder.embed([Part.from_path(video)]), repeats=1)
+    ours_video = timed(lambda: embedder.embed([Part.from_path(video)]), repeats=1)
+    frames = max(1, min(4, int(np.ceil(audio_seconds / 4.0))))
+    plain_video = frames * plain / len(paths) + plain_audio  # the same frames and track, plain rates
+    lines.append(f"| video seconds per second (with speech) | {audio_seconds / plain_video:.1f} (plain rates above) | "
+                 f"{audio_seconds / ours_video:.1f} | {plain_video / ours_video:.2f} |")  # fmt: skip
 
     paragraphs = [" ".join(sentences(6, seed=i)) for i in range(6)]
     pdf = synth.make_pdf(paragraphs, folder / "t.pdf")
     scan = synth.make_pdf(paragraphs, folder / "s.pdf", scanned=True)
-    pdf_time = timed(lambda: embedder.embed([Part.from_path(pdf)]), repeats=1)
-    scan_time = timed(lambda: embedder.embed([Part.from_path(scan)]), repeats=1)
-    return [
-        ("images/s (classifier + OCR)", f"{len(photos) / plain:.2f} (plain torch + RapidOCR)", f"{len(photos) / ours:.2f} ({plain / ours:.2f}x)"),
-        ("audio seconds per second", "-", f"{audio_seconds / audio:.1f}x real time"),
-        ("video seconds per second", "-", f"{audio_seconds / video_time:.1f}x real time (with audio)"),
-        ("PDF pages/s, text layer", "-", f"{len(paragraphs) / pdf_time:.2f}"),
-        ("PDF pages/s, scanned (OCR)", "-", f"{len(paragraphs) / scan_time:.2f}"),
+    st = SentenceTransformer(str(minilm.default_weights()), device="cpu")
+
+    def plain_pdf() -> None:
+        import pypdfium2 as pdfium
+
+        document = pdfium.PdfDocument(str(pdf))
+        st.encode([page.get_textpage().get_text_range() for page in document], normalize_embeddings=True)
+
+    plain_pages = timed(plain_pdf)
+    ours_pdf = timed(lambda: embedder.embed([Part.from_path(pdf)]), repeats=1)
+    ours_scan = timed(lambda: embedder.embed([Part.from_path(scan)]), repeats=1)
+    pages = len(paragraphs)
+    lines += [
+        f"| PDF pages/s, text layer | {pages / plain_pages:.1f} (pypdfium2 text + sentence-transformers) | "
+        f"{pages / ours_pdf:.1f} | {plain_pages / ours_pdf:.2f} |",
+        f"| PDF pages/s, scanned (render + OCR) | - | {pages / ours_scan:.2f} | - |",
     ]
+    return lines
+
+
+RESIDENT = """
+import json, resource, tempfile
+from pathlib import Path
+from omnivec import Embedder, Part
+from omnivec.config import Settings
+folder = {folder!r}
+e = Embedder("lite", settings=Settings.from_env().with_roots(Path(folder)))
+e.model.build()
+e.embed(["a text"] + [Part.from_path(Path(folder) / name) for name in ("p0.png", "s.wav", "v.mp4", "t.pdf", "s.pdf")])
+print(json.dumps({{"peak_rss_mb": peak_rss_mb()}}))
+"""
+
+
+def _with(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]
 
 
 def _save(image: object, path: Path) -> Path:
@@ -115,24 +325,22 @@ def _save(image: object, path: Path) -> Path:
     return path
 
 
-def _seconds(embedder: Embedder, part: Part) -> float:
-    return float(embedder.embed([part]).metadata[0]["parts"][0]["seconds"])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer items, for a smoke run")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timed passes per text engine")
+    parser.add_argument("--skip-media", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        embedder = Embedder("lite", settings=Settings.from_env().with_roots(folder))
-        embedder.model.build()  # type: ignore[attr-defined]
-        rows = text_rows(embedder, 64 if args.quick else 200)
-        rows += media_rows(embedder, folder, args.quick)
-    print("| measure | peer | omnivec lite |\n|---|---|---|")
-    for name, peer, ours in rows:
-        print(f"| {name} | {peer} | {ours} |")
-    print(f"\npeak RSS of this process (both models loaded): {peak_rss_mb():.0f} MB")
+        lines = text_section(64 if args.quick else 200, args.rounds, folder)
+        if not args.skip_media:
+            lines += ["", *media_section(folder, args.quick)]
+            resident = fresh_process(RESIDENT.format(folder=str(folder)))
+            lines.append(f"\nwhole lite model resident (fresh process, every encoder loaded, every modality embedded): "
+                         f"peak RSS {resident['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print("\n".join(lines))
+    print(f"\nthis benchmark process (every engine loaded): peak RSS {peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":

@@ -114,6 +114,9 @@ class LiteModel:
         self._class_table: np.ndarray | None = None
         self._rotation: np.ndarray | None = None
         self._weights_digest: str | None = None
+        # Every encoder gets the same explicit count: left at 0, CTranslate2 starts 4 threads and
+        # each ONNX session one per core, more threads than a small machine has cores.
+        self.threads = self.settings.threads or _usable_cores()
 
     # -- lazy encoders ------------------------------------------------------------------
     @property
@@ -123,7 +126,7 @@ class LiteModel:
                 from omnivec.encoders.minilm import MiniLMEncoder
 
                 self._text = MiniLMEncoder(
-                    threads=self.settings.threads, runtime=self.settings.runtime, cache_dir=self.settings.cache_dir
+                    threads=self.threads, runtime=self.settings.runtime, cache_dir=self.settings.cache_dir
                 )
             return self._text
 
@@ -134,7 +137,7 @@ class LiteModel:
                 from omnivec.encoders.convnet import EfficientNetLite0
 
                 self._vision = EfficientNetLite0(
-                    threads=self.settings.threads, runtime=self.settings.vision_runtime,
+                    threads=self.threads, runtime=self.settings.vision_runtime,
                     cache_dir=self.settings.cache_dir,
                 )
             return self._vision
@@ -145,7 +148,7 @@ class LiteModel:
             if self._ocr is None:
                 from omnivec.encoders.ocr import RapidOcr
 
-                self._ocr = RapidOcr(threads=self.settings.threads)
+                self._ocr = RapidOcr(threads=self.threads)
             return self._ocr
 
     @property
@@ -154,7 +157,7 @@ class LiteModel:
             if self._asr is None:
                 from omnivec.encoders.asr import WhisperAsr
 
-                self._asr = WhisperAsr(threads=self.settings.threads)
+                self._asr = WhisperAsr(threads=self.threads)
             return self._asr
 
     def _cache_path(self, name: str, recipe: str) -> Path:
@@ -308,7 +311,7 @@ class LiteModel:
                 at_least = sum(min_tokens(batch.texts[i]) for i in own)
                 if at_least > limit:
                     raise LimitExceeded(
-                        f"text is at least {at_least:,} tokens; the limit is {limit} tokens per content; shorten "
+                        f"text is at least {at_least} tokens; the limit is {limit} tokens per content; shorten "
                         "it, pass auto_truncate=True, or use `omnivec index add`, which chunks long text"
                     )
             ids = self.text_encoder.tokenize([batch.texts[i] for i in own])
@@ -380,6 +383,13 @@ def model_version(settings: Settings) -> str:
     runtime each, covered by :data:`LITE_VERSION`.
     """
     return f"{LITE_VERSION}+text-{_runtime_tag(settings.runtime)}.vision-{_runtime_tag(settings.vision_runtime)}"
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's core count)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _runtime_tag(runtime: str) -> str:
