@@ -6,7 +6,8 @@ at its previous version. Searches scan (exact, brute force) until the table hold
 ``AnnConfig.min_rows`` chunks; ``optimize()`` then trains an IVF_RQ index (RaBitQ codes, 4 bits
 per dimension) on the prefix column, adds new rows to it after each ingest, and retrains it
 whenever the table has doubled. A chunk's fields live in one JSON ``record`` column beside the
-few columns filters need, so fetching the final hits reads one column.
+few columns filters need, and a search reads the candidates' full vectors and records in the
+same pass (one LanceDB query per search: its fixed cost, not the ANN scan, dominates).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class AnnConfig:
     rows_per_partition: int = 4_096  # IVF lists: num_partitions = rows / this, at most 4,096
     rq_bits: int = 4  # IVF_RQ: bits per dimension of the RaBitQ codes (128-d, 4 bits -> 64 bytes)
     sub_vector_dims: int = 4  # IVF_PQ: one 8-bit code per this many dimensions (128-d -> 32 bytes)
-    nprobes: int = 40  # IVF lists visited per query
+    nprobes: int = 60  # IVF lists visited per query (cheap: reading the candidates costs more)
     refine_factor: int | None = None  # quantized indexes: re-rank refine_factor * k hits exactly
 
     def partitions(self, rows: int) -> int:
@@ -193,7 +194,7 @@ class LanceStore:
         builder = (
             self._chunks.search(np.asarray(query, dtype=np.float32), vector_column_name=column)
             .distance_type("dot")
-            .select(["vector", "_distance"])
+            .select(["vector", "record", "_distance"])  # one pass: no second read for the hits
             .with_row_id(True)
             .limit(k)
         )
@@ -206,7 +207,8 @@ class LanceStore:
         table = builder.to_arrow()
         vectors = _matrix(table.column("vector"), self.identity.dim)
         scores = 1.0 - table.column("_distance").to_numpy()  # Lance's "dot" distance is 1 - dot
-        return Candidates(tuple(table.column("_rowid").to_pylist()), vectors, scores.astype(np.float32))
+        rows = tuple({"record": record} for record in table.column("record").to_pylist())
+        return Candidates(tuple(table.column("_rowid").to_pylist()), vectors, scores.astype(np.float32), rows)
 
     def fetch(self, keys: Sequence[Any]) -> list[Chunk | None]:
         if not keys:

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.index.store import Chunk, Filters, VectorStore
+from omnivec.index.store import Candidates, Chunk, Filters, VectorStore, row_to_chunk
 from omnivec.models.base import truncate_matryoshka
 
-CANDIDATES_PER_HIT = 10  # stage one returns this many candidates per requested hit
+CANDIDATES_PER_HIT = 5  # stage one returns this many candidates per requested hit (benchmarks/search.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +96,21 @@ def two_stage(
     found = store.search(head, "prefix", k * candidates, filters)
     scores = found.vectors @ query  # (C, D) @ (D,) -> (C,)
     best = np.argsort(-scores, kind="stable")[:k]
-    return _hits(store, [found.keys[i] for i in best], scores[best])
+    return _hits(store, found, best, scores[best])
 
 
 def exact(store: VectorStore, query: np.ndarray, k: int, filters: Filters) -> list[Hit]:
     """Search the full vectors directly (a scan on LanceDB): the reference for recall."""
     found = store.search(query, "vector", k, filters)
-    return _hits(store, list(found.keys), found.scores)
+    return _hits(store, found, np.arange(len(found.keys)), found.scores)
 
 
-def _hits(store: VectorStore, keys: list[Any], scores: np.ndarray) -> list[Hit]:
-    chunks = store.fetch(keys)
+def _hits(store: VectorStore, found: Candidates, picks: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    """The picked candidates as hits: from the rows the search read, else fetched."""
+    if found.rows is not None:
+        chunks: list[Chunk | None] = [row_to_chunk(found.rows[i]) for i in picks]
+    else:
+        chunks = store.fetch([found.keys[i] for i in picks])
     return [
         Hit(float(score), chunk) for score, chunk in zip(scores, chunks, strict=True) if chunk is not None
     ]

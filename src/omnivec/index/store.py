@@ -130,15 +130,18 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """What a vector search returns: row handles and full vectors, not yet the chunks' metadata.
+    """What a vector search returns: row handles, full vectors and, from some backends, the rows.
 
-    The first search stage returns many candidates; fetching their text and provenance would
-    cost more than the search itself, so only the final hits are fetched (``fetch(keys)``).
+    A backend that reads rows by random access in the same pass as the vectors (LanceDB) returns
+    the chunks' stored rows too: one more column in that pass costs less than a second read of
+    the final hits (measured at 1M rows: 8.8 vs 10.4 ms per search). Others (Milvus) return
+    ``rows=None`` and only the final hits are fetched (``fetch(keys)``).
     """
 
     keys: tuple[Any, ...]  # backend row handles: LanceDB stable row ids, Milvus primary keys
     vectors: np.ndarray  # (C, dim) the full stored vectors, for the exact rerank
     scores: np.ndarray  # (C,) dot products with the query in the column searched
+    rows: tuple[dict[str, Any], ...] | None = None  # (C,) stored rows for row_to_chunk, if read
 
     @classmethod
     def empty(cls, dim: int) -> Candidates:
