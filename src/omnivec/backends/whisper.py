@@ -2,15 +2,17 @@
 
 ``lite`` embeds speech through its transcript, made by the bundled Whisper tiny.en. This
 backend keeps everything else of ``lite`` and swaps in a transformers
-``t.WhisperForConditionalGeneration`` loaded from a local folder (e.g. ``openai/whisper-small``):
-better transcripts of accented, noisy or non-English speech, at a higher cost per second.
+``WhisperForConditionalGeneration`` loaded from a local folder (e.g. ``openai/whisper-small``):
+better transcripts of accented, noisy or fast English speech, at a higher cost per second.
 As with the bundled recognizer, only what Silero VAD (shipped with faster-whisper) marks as
 speech is transcribed, so music and noise give an empty transcript instead of an invented one;
-speech is decoded greedily in windows of up to 30 s (deterministic).
+speech is decoded greedily in windows of up to 30 s (deterministic), at most 8 tokens per
+second of audio (+16), which real speech never reaches and Whisper's repetition loops do.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,9 @@ LITE_WHISPER = BackendInfo(
 
 WINDOW_SECONDS = 30.0  # Whisper's receptive field
 MAX_NEW_TOKENS = 220  # per window; 30 s of fast speech is ~100 words
+# Fast speech is ~4 words (~6 tokens) a second: a budget of 8 tokens a second (+16) never cuts
+# real speech and stops the repetition loops Whisper can fall into on noise.
+TOKENS_PER_SECOND, TOKENS_BASE = 8, 16
 SPECIAL_TOKENS = (
     "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>",
     "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>",
@@ -83,7 +88,9 @@ class TransformersWhisperAsr:
         multilingual = bool(getattr(self.model.generation_config, "is_multilingual", False))
         prompt = {"language": self.language, "task": "transcribe"} if multilingual else {}
         # The decoder holds max_target_positions tokens, the 4 prompt tokens included.
-        budget = min(MAX_NEW_TOKENS, int(self.model.config.max_target_positions) - 4)
+        longest = max(len(c) for c in clips) / SAMPLE_RATE
+        budget = min(MAX_NEW_TOKENS, TOKENS_BASE + math.ceil(TOKENS_PER_SECOND * longest))
+        budget = min(budget, int(self.model.config.max_target_positions) - 4)
         with torch.inference_mode():
             ids = self.model.generate(
                 features, do_sample=False, num_beams=1, max_new_tokens=budget, **prompt
