@@ -11,6 +11,7 @@ URLs are.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import re
@@ -26,6 +27,18 @@ _KEY_IN_QUERY = re.compile(r"([?&]key=)[^&\s]*")
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
 PAGE_ASSETS = "/web/"  # the search page's static files (HTML, JS, CSS): no data behind them
 UPLOAD_SESSION_PARAM = "upload_id"
+OWNER_STATE = "omnivec_owner"  # scope["state"] entry: the owner id of the request's key
+
+
+def owner_of_key(key: str) -> str:
+    """The id that files uploaded with ``key`` are kept under: a hash, so no key is ever stored."""
+    return hashlib.sha256(b"omnivec-file-owner:" + key.encode()).hexdigest()[:32]
+
+
+def request_owner(scope: Scope) -> str | None:
+    """The owner id of the request's API key; None when the server has no keys."""
+    owner: str | None = scope.get("state", {}).get(OWNER_STATE)
+    return owner
 
 
 def presented_key(scope: Scope) -> str | None:
@@ -82,6 +95,8 @@ class ApiKeyMiddleware:
         elif not key_matches(presented, self.keys):
             error = Unauthenticated("API key not valid. Please pass a valid API key.")
         else:
+            # Uploaded files belong to this key: another key can neither see nor use them.
+            scope.setdefault("state", {})[OWNER_STATE] = owner_of_key(presented)
             await self.app(scope, receive, send)
             return
         await response_for(scope, error)(scope, receive, send)

@@ -248,7 +248,7 @@ def _inline_uploads(request: dict[str, Any], sources: Sources) -> None:
         if not isinstance(ref, dict) or not isinstance(uri := _field(ref, "fileUri", "file_uri"), str):
             continue
         if (name := sources.store.name_of_uri(uri, sources.host)) is not None:
-            record, data = sources.store.read(name)
+            record, data = sources.store.read(name, sources.owner)
             mime = _field(ref, "mimeType", "mime_type") or record.mime_type
             parts[i] = {"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode()}}
 
@@ -259,7 +259,7 @@ def parse_file(name: str, sources: Sources) -> JobInput:
     Raises:
         NotFound: the file, or an uploaded file a line names, does not exist.
     """
-    _, data = sources.store.read(name)
+    _, data = sources.store.read(name, sources.owner)
     lines: list[bytes] = []
     dims: list[Any] = []
     truncates: list[Any] = []

@@ -38,7 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from omnivec.api.auth import UPLOAD_SESSION_PARAM
+from omnivec.api.auth import UPLOAD_SESSION_PARAM, request_owner
 from omnivec.api.errors import response_for
 from omnivec.api.schemas import CreateFileRequest
 from omnivec.content import canonical_mime
@@ -62,6 +62,7 @@ class StoredFile:
     sha256: str  # hex
     created: str  # RFC 3339
     display_name: str | None = None
+    owner: str | None = None  # owner id of the uploading API key (auth.owner_of_key); None without keys
 
     @property
     def name(self) -> str:
@@ -94,6 +95,7 @@ class _Upload:
     path: Path  # bytes received so far
     started: float
     received: int = 0
+    owner: str | None = None
 
 
 def _now() -> str:
@@ -116,7 +118,8 @@ class FileStore:
 
     # -- uploads ------------------------------------------------------------------------------
     def start_upload(
-        self, name: str | None, mime: str | None, size: int | None, display_name: str | None
+        self, name: str | None, mime: str | None, size: int | None, display_name: str | None,
+        owner: str | None = None,
     ) -> str:
         self._drop_stale_uploads()
         if size is not None and size > self.max_bytes:
@@ -132,7 +135,9 @@ class FileStore:
             fd, tmp = tempfile.mkstemp(dir=self.partial, suffix=".part")
             os.close(fd)
             session = secrets.token_urlsafe(32)
-            self._uploads[session] = _Upload(file_id, mime, size, display_name, Path(tmp), time.monotonic())
+            self._uploads[session] = _Upload(
+                file_id, mime, size, display_name, Path(tmp), time.monotonic(), owner=owner
+            )
         return session
 
     def append(self, session: str, offset: int, chunk: bytes) -> _Upload:
@@ -165,7 +170,8 @@ class FileStore:
         data = upload.path.read_bytes()
         mime = verify_mime(data, canonical_mime(upload.declared_mime) if upload.declared_mime else None)
         record = StoredFile(
-            upload.id, mime, len(data), hashlib.sha256(data).hexdigest(), _now(), upload.display_name
+            upload.id, mime, len(data), hashlib.sha256(data).hexdigest(), _now(), upload.display_name,
+            upload.owner,
         )
         if self._meta(upload.id).exists():
             raise InvalidInput(
@@ -218,25 +224,28 @@ class FileStore:
     def _meta(self, file_id: str) -> Path:
         return self.root / f"{file_id}.json"
 
-    def get(self, name: str) -> StoredFile:
+    def get(self, name: str, owner: str | None = None) -> StoredFile:
+        """The file ``name`` if ``owner`` uploaded it; another key's file is reported as missing."""
         file_id = name.removeprefix("files/")
         meta = self._meta(file_id) if NAME_PATTERN.fullmatch(file_id) else None
-        if meta is None or not meta.exists():
+        record = StoredFile(**json.loads(meta.read_text())) if meta is not None and meta.exists() else None
+        if record is None or record.owner != owner:
             raise NotFound(f"file files/{file_id} does not exist (deleted, or never uploaded here)")
-        return StoredFile(**json.loads(meta.read_text()))
+        return record
 
-    def read(self, name: str) -> tuple[StoredFile, bytes]:
-        record = self.get(name)
+    def read(self, name: str, owner: str | None = None) -> tuple[StoredFile, bytes]:
+        record = self.get(name, owner)
         return record, self._data(record.id).read_bytes()
 
-    def delete(self, name: str) -> None:
-        record = self.get(name)
+    def delete(self, name: str, owner: str | None = None) -> None:
+        record = self.get(name, owner)
         self._meta(record.id).unlink(missing_ok=True)
         self._data(record.id).unlink(missing_ok=True)
 
-    def list(self) -> list[StoredFile]:
+    def list(self, owner: str | None = None) -> list[StoredFile]:
         records = [StoredFile(**json.loads(p.read_text())) for p in self.root.glob("*.json")]
-        return sorted(records, key=lambda r: (r.created, r.id), reverse=True)
+        mine = [r for r in records if r.owner == owner]
+        return sorted(mine, key=lambda r: (r.created, r.id), reverse=True)
 
     def name_of_uri(self, uri: str, host: str) -> str | None:
         """``files/<id>`` for a URI naming a stored file on this server, else None."""
@@ -286,7 +295,8 @@ async def _start(request: Request, body: CreateFileRequest) -> Response:
     if mime:
         canonical_mime(mime)  # refuse unsupported types before any byte is sent
     session = await asyncio.to_thread(
-        store.start_upload, body.file.name, mime, size or body.file.size_bytes, body.file.display_name
+        store.start_upload, body.file.name, mime, size or body.file.size_bytes, body.file.display_name,
+        request_owner(request.scope),
     )
     url = request.url.replace(query=f"{UPLOAD_SESSION_PARAM}={session}&upload_protocol=resumable")
     return JSONResponse({}, headers={"x-goog-upload-url": str(url), "x-goog-upload-status": "active"})
@@ -296,7 +306,9 @@ async def _raw(request: Request) -> Response:
     store = store_of(request)
     mime = request.headers.get("x-goog-upload-header-content-type") or request.headers.get("content-type")
     data = await request.body()
-    session = await asyncio.to_thread(store.start_upload, None, mime, len(data), None)
+    session = await asyncio.to_thread(
+        store.start_upload, None, mime, len(data), None, request_owner(request.scope)
+    )
     await asyncio.to_thread(store.append, session, 0, data)
     return _final(await asyncio.to_thread(store.finalize, session), request)
 
@@ -357,14 +369,14 @@ async def upload_file(request: Request, upload_id: Annotated[str | None, Query()
 @router.get("/v1beta/files/{name}")
 @router.get("/v1/files/{name}", include_in_schema=False)
 async def get_file(name: str, request: Request) -> JSONResponse:
-    record = await asyncio.to_thread(store_of(request).get, name)
+    record = await asyncio.to_thread(store_of(request).get, name, request_owner(request.scope))
     return JSONResponse(record.resource(str(request.base_url)))
 
 
 @router.delete("/v1beta/files/{name}")
 @router.delete("/v1/files/{name}", include_in_schema=False)
 async def delete_file(name: str, request: Request) -> JSONResponse:
-    await asyncio.to_thread(store_of(request).delete, name)
+    await asyncio.to_thread(store_of(request).delete, name, request_owner(request.scope))
     return JSONResponse({})
 
 
@@ -375,7 +387,7 @@ async def list_files(
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
 ) -> JSONResponse:
-    records = await asyncio.to_thread(store_of(request).list)
+    records = await asyncio.to_thread(store_of(request).list, request_owner(request.scope))
     start = _page_start(page_token)
     page = records[start : start + page_size]
     body: dict[str, Any] = {"files": [r.resource(str(request.base_url)) for r in page]}

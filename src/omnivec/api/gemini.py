@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 from fastapi import APIRouter, Request
 
+from omnivec.api.auth import request_owner
 from omnivec.api.files import FileStore
 from omnivec.api.quantize import Quantization, parse_quantization, quantize
 from omnivec.api.responses import VectorResponse
@@ -50,6 +51,7 @@ class Sources:
     store: FileStore
     roots: tuple[Path, ...]
     host: str  # this server as the client addressed it; own file URIs carry it
+    owner: str | None = None  # owner id of the request's API key: only its uploads are readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,8 @@ def served_of(request: Request) -> ServedModel:
 def sources_of(request: Request) -> Sources:
     served = served_of(request)
     return Sources(
-        request.app.state.files, served.embedder.settings.allowed_roots, request.headers.get("host", "")
+        request.app.state.files, served.embedder.settings.allowed_roots, request.headers.get("host", ""),
+        request_owner(request.scope),
     )
 
 
@@ -90,7 +93,7 @@ def located(where: str) -> Iterator[None]:
 def _file_part(data: FileData, sources: Sources) -> Part:
     uri = data.file_uri.strip()
     if name := sources.store.name_of_uri(uri, sources.host):
-        record, payload = sources.store.read(name)
+        record, payload = sources.store.read(name, sources.owner)
         declared = data.mime_type or record.mime_type
         verify_mime(payload, canonical_mime(declared))
         return Part.from_bytes(payload, declared)

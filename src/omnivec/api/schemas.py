@@ -10,8 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+MAX_PARTS = 1024  # parts per content; more are refused before validation (~500 bytes each)
+MAX_REQUESTS = 2048  # requests per batchEmbedContents, as OpenAI's inputs per request
+
+
+def _at_most(data: Any, field: str, limit: int, what: str) -> Any:
+    """Refuse a list over ``limit`` items before pydantic builds a model for each (GBs for millions)."""
+    items = data.get(field) if isinstance(data, dict) else None
+    if isinstance(items, list) and len(items) > limit:
+        raise ValueError(f"{len(items):,} {what}; the limit is {limit:,}")
+    return data
 
 
 class GeminiModel(BaseModel):
@@ -40,6 +51,11 @@ class ContentIn(GeminiModel):
     parts: list[PartIn]
     role: str | None = None  # sent by google-genai ("user"); ignored
 
+    @model_validator(mode="before")
+    @classmethod
+    def _few_enough_parts(cls, data: Any) -> Any:
+        return _at_most(data, "parts", MAX_PARTS, "parts in one content")
+
 
 class EmbedContentRequest(GeminiModel):
     model: str | None = None
@@ -54,6 +70,11 @@ class EmbedContentRequest(GeminiModel):
 
 class BatchEmbedContentsRequest(GeminiModel):
     requests: list[EmbedContentRequest]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_enough_requests(cls, data: Any) -> Any:
+        return _at_most(data, "requests", MAX_REQUESTS, "requests in one batch")
 
 
 class FileIn(GeminiModel):

@@ -17,6 +17,8 @@ from omnivec.encoders.registry import EncoderInfo, register_encoder, require
 MIN_SCORE = 0.5  # recognizer confidence below which a line is dropped as noise
 TARGET_SIDE = 1800  # upscale so the longer side approaches this (RapidOCR caps at 2000)
 MAX_UPSCALE = 2.0
+OCR_MAX_SIDE = 2000  # RapidOCR's max_side_len: it scales the longer side down to this
+MAX_ASPECT = 60.0  # longer side / shorter side above which an image is padded before OCR
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,15 @@ class RapidOcr:
         from PIL import Image
 
         w, h = image.size
+        if max(w, h) > MAX_ASPECT * min(w, h):
+            # RapidOCR scales the longer side to 2000 px and rounds both sides to multiples of 32,
+            # so a sliver (a corrupt header can declare 55168x96) rounds to 0 and fails. Scale it
+            # as RapidOCR would, then pad it with white to a shape it can read.
+            ratio = min(1.0, OCR_MAX_SIDE / max(w, h))
+            image = image.convert("RGB").resize((max(1, round(w * ratio)), max(1, round(h * ratio))))
+            canvas = Image.new("RGB", (max(image.width, 64), max(image.height, 64)), "white")
+            canvas.paste(image)
+            image, (w, h) = canvas, canvas.size
         scale = min(MAX_UPSCALE, TARGET_SIDE / max(w, h))
         if scale > 1.05:
             image = image.resize((round(w * scale), round(h * scale)), Image.Resampling.BICUBIC)
