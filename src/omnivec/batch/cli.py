@@ -93,6 +93,11 @@ def run(
             summary = run_job(input_path, output_path, options, engine, bar, settings=settings)
     except OmnivecError as exc:
         raise _fail(exc.message) from None
+    except OSError as exc:  # a full disk (ENOSPC), a file size limit (EFBIG), a read-only folder
+        raise _fail(
+            f"cannot write {output_path}: {exc.strerror or exc}; free space or fix the folder, then rerun the "
+            f"same command: finished chunks are kept in {output_path}.partial/"
+        ) from None
     except KeyboardInterrupt:
         err.print(f"interrupted; finished chunks are kept in {output_path}.partial/: rerun the same command to resume")
         raise typer.Exit(130) from None

@@ -97,6 +97,16 @@ def add(
             report = idx.add(paths, progress=_Bars(progress), batch_size=batch_size)
     except OmnivecError as exc:
         raise _fail(exc.message) from None
+    except (OSError, RuntimeError) as exc:
+        # A full disk or a file size limit: OSError from Python, RuntimeError("lance error: ... (os error 28)")
+        # from LanceDB. Anything else is a bug and keeps its traceback.
+        if not isinstance(exc, OSError) and "os error" not in str(exc):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).split(", /")[0]
+        raise _fail(
+            f"cannot write the index in {folder}: {reason}; free space, then rerun: files indexed before "
+            "stay searchable and the rest is picked up"
+        ) from None
     _print_report(report, folder, as_json)
     if report.errors:
         raise typer.Exit(1)
