@@ -6,7 +6,7 @@ random-weight checkpoint of its real full-size architecture from its own
 is built in one subprocess and measured in another, so memory is returned between backends;
 the parent samples the child's RSS with psutil and stops a build that grows past
 ``--memory-budget`` (reported as skipped). Workloads per modality are the same for every
-model: short captions, 224-ish photos, 5 s of speech. Reported: items/s per modality, the
+model: 16 short captions, 320x240 photos, 3 s of speech. Reported: items/s per modality, the
 ratio to lite's items/s on the same modality, peak RSS of the measuring process.
 
     .venv/bin/python benchmarks/backends.py [--only clip,clap] [--skip qwen_omni]
@@ -34,9 +34,11 @@ BATCH = {"text": 16, "image": 4, "audio": 2}  # contents per call
 
 
 def _sentences() -> list[str]:
-    from omnivec.models.tables import rotation_corpus
+    """Caption-length texts (8 words) in the words the random checkpoints' toy tokenizers were
+    trained on, so they cut them into about as many tokens as a real tokenizer would (~11)."""
+    from omnivec.backends.random_weights import CORPUS
 
-    return rotation_corpus()[100:164]
+    return list(CORPUS)
 
 
 def _items(modality: str, media: Path) -> list[Any]:

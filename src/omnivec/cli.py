@@ -143,7 +143,7 @@ def models() -> None:
         table.add_row(name, str(info.dim), str(info.matryoshka), ", ".join(info.modalities), info.version, info.description)
     out.print(table)
 
-    backends = Table(title="backends ([models.<name>] backend = ..., path = ... in the OMNIVEC_CONFIG file)")
+    backends = Table(title="backends (use one: \\[models.<name>] backend = ..., path = ... in the OMNIVEC_CONFIG file)")
     for col in ("backend", "modalities", "native dim", "matryoshka", "limits", "task prompts", "reference checkpoint"):
         backends.add_column(col)
     for b in registered_backends():

@@ -70,6 +70,7 @@ def test_omnivec_models_lists_backends_and_configured_models(tmp_path: Path, cli
     assert "openai/clip-vit-base-patch32" in result.stdout and "text_tokens=77" in result.stdout
     assert f"backend clip from {clip_dir}" in result.stdout
     assert "(missing)" in result.stdout  # the absent folder is flagged, not loaded
+    assert "[models.<name>] backend = ..., path = ..." in result.stdout
     names = {b.name for b in registered_backends()}
     assert {"clip", "siglip2", "clap", "lite-whisper", "base"} <= names
 
