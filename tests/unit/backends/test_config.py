@@ -55,8 +55,15 @@ def test_a_configured_folder_that_is_missing_is_named_in_the_error(tmp_path: Pat
 
 
 def test_malformed_model_tables_are_refused(tmp_path: Path) -> None:
+    from omnivec.api.settings import ConfigError
+
+    config = _toml(tmp_path, '[models.x]\nbackend = "clip"\n')
     with pytest.raises(InvalidInput, match=r"\[models.x\] needs exactly two keys"):
-        read_models_toml(_toml(tmp_path, '[models.x]\nbackend = "clip"\n'))
+        read_models_toml(config)
+    with pytest.raises(ConfigError, match=r"\[models.x\] needs exactly two keys"):  # omnivec serve --config
+        load_settings(config, env={})
+    with pytest.raises(InvalidInput, match="cannot read config file"):
+        Settings.from_env({"OMNIVEC_CONFIG": str(tmp_path / "absent.toml")})
 
 
 def test_omnivec_models_lists_backends_and_configured_models(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
