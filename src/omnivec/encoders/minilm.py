@@ -72,25 +72,41 @@ class MiniLMEncoder:
     def __init__(
         self, weights: Path | None = None, threads: int = 0, runtime: str = "torch", cache_dir: Path | None = None
     ) -> None:
-        torch = require("torch", "torch==2.13.0")
-        transformers = require("transformers", "transformers")
-        if threads:
-            torch.set_num_threads(threads)
-        transformers.utils.logging.disable_progress_bar()
+        # The ONNX runtimes import neither torch nor transformers (most of a cold start): word
+        # pieces come from the model's tokenizer.json through `tokenizers`, the same ids
+        # transformers' fast tokenizer gives.
+        tokenizers = require("tokenizers", "tokenizers")
         path = weights or default_weights()
-        self._torch = torch
         self.runtime = runtime
-        self._path = path
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
+        self._path, self._threads = path, threads
+        self._pieces = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._pieces.no_truncation()
+        self._pieces.no_padding()
+        self._cls, self._sep, self._pad = (self._pieces.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
+        self._tokenizer: Any = None
         self._model: Any = None  # the torch module: loaded for the torch runtime or to export a graph
         self._session: Any = None
-        if runtime != "torch":
+        if runtime == "torch":
+            _ = self.model
+        else:
             self._session = self._onnx_session(path, runtime, cache_dir or Path.home() / ".cache" / "omnivec", threads)
+
+    @property
+    def tokenizer(self) -> Any:
+        """transformers' fast tokenizer of the model (offsets for chunking), loaded on first use."""
+        if self._tokenizer is None:
+            transformers = require("transformers", "transformers")
+            self._tokenizer = transformers.AutoTokenizer.from_pretrained(str(self._path))
+        return self._tokenizer
 
     @property
     def model(self) -> Any:
         if self._model is None:
+            torch = require("torch", "torch==2.13.0")
             transformers = require("transformers", "transformers")
+            if self._threads:
+                torch.set_num_threads(self._threads)
+            transformers.utils.logging.disable_progress_bar()
             self._model = transformers.AutoModel.from_pretrained(str(self._path), attn_implementation="eager").eval()
         return self._model
 
@@ -100,14 +116,15 @@ class MiniLMEncoder:
 
         precision = runtime.removeprefix("onnx-")
         key = weights_key(weights / "model.safetensors", "minilm-onnx-v1")
-        torch = self._torch
         encoder = self
 
-        class HiddenStates(torch.nn.Module):  # type: ignore[misc,name-defined]
-            def forward(self, ids: Any, mask: Any) -> Any:
-                return encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state
-
         def export(path: Path) -> None:
+            torch = require("torch", "torch==2.13.0")
+
+            class HiddenStates(torch.nn.Module):  # type: ignore[misc,name-defined]
+                def forward(self, ids: Any, mask: Any) -> Any:
+                    return encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state
+
             sample = self.tokenizer(["a short one", "a somewhat longer sample sentence"], padding=True, return_tensors="pt")
             onnx_export.export_module(
                 HiddenStates(), (sample["input_ids"], sample["attention_mask"]), path,
@@ -122,8 +139,7 @@ class MiniLMEncoder:
         """Word-piece ids of each text, without special tokens."""
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)
-        return [list(ids) for ids in enc["input_ids"]]
+        return [list(e.ids) for e in self._pieces.encode_batch(list(texts), add_special_tokens=False)]
 
     def encode_ids(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
         """(N texts) -> (N, 384) float32, L2-normalized."""
@@ -140,7 +156,7 @@ class MiniLMEncoder:
         return self.encode_ids(self.tokenize(texts))
 
     def _encode_windows(self, wins: Sequence[Sequence[int]]) -> np.ndarray:
-        cls, sep, pad = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
+        cls, sep, pad = self._cls, self._sep, self._pad
         seqs = [[cls, *w, sep] for w in wins]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # length buckets: little padding
         budget = BATCH_TOKENS_INT8 if self.runtime == "onnx-int8" else BATCH_TOKENS
@@ -164,7 +180,7 @@ class MiniLMEncoder:
     def _hidden_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self._session is not None:
             return np.asarray(self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
-        torch = self._torch
+        torch = require("torch", "torch==2.13.0")
         with torch.inference_mode():
             out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
             return out.last_hidden_state.float().numpy()

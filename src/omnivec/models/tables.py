@@ -10,6 +10,7 @@ either recomputes them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -61,11 +62,19 @@ def rotation_corpus() -> list[str]:
 
 
 def weights_key(path: Path, recipe: str) -> str:
-    digest = hashlib.sha256(recipe.encode())
-    with path.open("rb") as f:
+    """16 hex digits naming (the file's bytes, recipe); each file is read once per process."""
+    stat = path.stat()
+    content = _file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return hashlib.sha256(f"{recipe}:{content}".encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:  # size and mtime: a rewritten file misses
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
 def text_key(weights_digest: str, recipe: str) -> str:

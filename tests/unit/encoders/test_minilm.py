@@ -64,3 +64,10 @@ def test_onnx_runtimes_pass_the_quality_gate(encoder: MiniLMEncoder, runtime: st
     reference = encoder.encode(SENTENCES)
     cosines = (fast.encode(SENTENCES) * reference).sum(1)
     assert cosines.mean() >= min_mean_cosine, cosines
+
+
+def test_word_pieces_match_transformers_tokenizer(encoder: MiniLMEncoder) -> None:
+    # The encoder tokenizes with `tokenizers` alone (no transformers import on the ONNX path).
+    texts = [*SENTENCES, "Crème brûlée à l'ancienne, naïve café", "日本語のテキスト", " tabs\tand\nnewlines ", "", "🎉 $3.14"]
+    expected = encoder.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    assert encoder.tokenize(texts) == [list(ids) for ids in expected]
