@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup apt lite serve test test-all lint format bench clean
+.PHONY: setup apt lite serve test test-all lint format bench reliability clean
 
 setup: apt $(STAMP)
 
@@ -42,6 +42,11 @@ test-all: lint
 bench: setup
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/throughput.py
+
+# The full hostile-input, overload and crash suite (tests/hostile, many examples and kills);
+# regenerates docs/reliability.md. `make test` runs its fast subset.
+reliability: setup
+	$(BIN)/python scripts/reliability.py
 
 format: setup
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -92,10 +92,9 @@ def test_file_references_outside_the_roots_are_403(
 
 
 def test_library_refuses_the_same_paths(traps: dict[str, Path], lite: Embedder) -> None:
-    for name, path in traps.items():
+    for path in traps.values():
         with pytest.raises(AccessDenied):
             lite.embed(Part.from_path(path, "text/plain"))
-        assert name
 
 
 def test_batch_run_gives_403_rows_for_them(traps: dict[str, Path], root: Path, tmp_path: Path) -> None:

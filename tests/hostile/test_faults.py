@@ -120,6 +120,7 @@ def _snapshot(index: Index) -> dict[str, tuple[str, str, str]]:
     return {c.id: (c.locator, c.content_hash, c.text) for c in index.store.list_chunks()}
 
 
+@pytest.mark.slow  # CI kills index add in tests/integration/test_index_cli.py
 def test_index_add_killed_at_random_moments_ends_complete(notes: Path, tmp_path: Path, lite: Embedder, record: Recorder) -> None:
     with Index.open(tmp_path / "clean", lite) as clean:
         clean.add([notes])
@@ -154,6 +155,7 @@ def _rows(out: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in out.read_text().splitlines()]
 
 
+@pytest.mark.slow  # CI kills batch run in tests/integration/test_batch_cli.py
 def test_batch_run_killed_at_random_moments_resumes_exactly_once(tmp_path: Path, record: Recorder) -> None:
     lines = [{"id": f"r{i:03d}", "text": f"row {i} about {TOPICS[i % 8]}"} for i in range(120)]
     source = tmp_path / "rows.jsonl"

@@ -50,6 +50,8 @@ def _video_stream(container: InputContainer, limits: Limits) -> VideoStream:
             "(audio/mpeg, audio/ogg, audio/wav or audio/flac)"
         )
     stream = streams[0]
+    if stream.codec_context is None:  # a codec id FFmpeg has no decoder for (corrupt headers give these)
+        raise DecodeError("the video stream's codec cannot be decoded; the file is corrupt or uses an unknown codec")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise DecodeError("the video stream declares no frame size; the file is corrupt or truncated")
