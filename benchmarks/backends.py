@@ -185,7 +185,8 @@ def main() -> None:
             worker = ["--worker", name, "--path", str(path), "--media", str(media), "--seconds", str(args.seconds)]
             code, out, peak = _run(worker, args.memory_budget, args.timeout)
             if code != 0 or not out.strip():
-                notes.append(f"{name}: measurement {'exceeded the memory budget' if code == -1 else f'failed (exit {code})'}")
+                why = f"exceeded the {args.memory_budget:g} GB memory budget" if code == -1 else f"failed (exit {code})"
+                notes.append(f"{name}: skipped, measurement {why} (peak {peak:.1f} GB)")
                 print(notes[-1], file=sys.stderr, flush=True)
                 continue
             results.append(json.loads(out.strip().splitlines()[-1]))
