@@ -121,8 +121,10 @@ def report(records: list[dict[str, Any]], fast: bool, counts: dict[str, int], fa
         [[route, cls, len(rows), _outcomes(rows), _max(rows, "seconds"), _max(rows, "rss_growth", MB)]
          for (route, cls), rows in sorted(groups.items())],
     ))  # fmt: skip
+    errors = [r for r in inputs if str(r["outcome"]) not in ("ok", "200", "400", "DecodeError", "UnsupportedMedia", "LimitExceeded")]
     out.append("\n`ok`/`200`: the damage left a decodable file, which was embedded (a finite unit vector). "
-               "No input gave a 500, another exception type, or a hang.\n")
+               + (f"**{len(errors)} inputs gave another outcome** (see the failed tests)." if errors else
+                  "No input gave a 500, another exception type, or a hang.") + "\n")
     formats: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in inputs:
         formats[r["format"]].append(r)
@@ -155,11 +157,14 @@ def report(records: list[dict[str, Any]], fast: bool, counts: dict[str, int], fa
     for target, rs in kills.items():
         states = "; ".join(", ".join(f"{k}={v}" for k, v in r.items() if k not in ("kind", "target", "kill")) for r in rs[:6])
         end = outcome.get(target)
-        result = f"{end['rows']} rows complete, {end['lost']} lost, {end['doubled']} doubled" if end else "FAILED"
+        result = (f"{end['rows']} rows complete, {end['lost']} lost, {end['doubled']} doubled"
+                  + (f" (in each of {end['rounds']} rounds)" if "rounds" in end else "")) if end else "FAILED"
         rows.append([target, len(rs), states + ("; ..." if len(rs) > 6 else ""), result])
     out.append(_table(["process", "kills", "state at each kill (first 6)", "after restart"], rows))
+    out.append("\nA round is one index or output killed up to 3 times, then finished and compared with an "
+               "uninterrupted run; a run that finished before its kill landed ends the round and is not counted.\n")
     out.append("\n## Full disk (RLIMIT_FSIZE: writes fail with EFBIG)\n")
-    out.append(_table(["process", "exit", "what it printed"], [[r["target"], r["exit"], r["stderr"][-240:]] for r in by_kind["disk-full"]]))
+    out.append(_table(["process", "exit", "what it printed"], [[r["target"], r["exit"], r["stderr"][:300]] for r in by_kind["disk-full"]]))
     out.append("\nA tmpfs or loop device needs root mounts; a file size limit set in the child makes the same "
                "write fail. The previous state stays readable (the index searches; the batch rerun "
                "reuses the chunks written before and completes).\n\n")

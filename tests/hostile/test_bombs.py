@@ -281,7 +281,7 @@ def test_long_real_media_is_refused_not_decoded(tmp_path: Path, server: ServerPr
     data = wav.read_bytes()
     got = measured(server, lambda: http.post(EMBED, json=inline(data, "audio/wav")))
     record("bomb", route="gemini", name="20 minutes of audio", bytes=len(data), outcome=got.status,
-           seconds=got.seconds, rss_growth=got.rss_growth)  # fmt: skip
+           seconds=got.seconds, rss_growth=got.rss_growth, message=got.body.get("error", {}).get("message", ""))  # fmt: skip
     assert got.status == 400 and "the limit is 80 s" in got.body["error"]["message"], got.body
     assert got.rss_growth < MEMORY_BOUND
     assert_still_serving(http, server, good_vector)

@@ -120,34 +120,42 @@ def _snapshot(index: Index) -> dict[str, tuple[str, str, str]]:
     return {c.id: (c.locator, c.content_hash, c.text) for c in index.store.list_chunks()}
 
 
+KILLS_PER_ROUND = 3  # kills on one index or output; then it is finished and compared, and a new round starts
+
+
 @pytest.mark.slow  # CI kills index add in tests/integration/test_index_cli.py
 def test_index_add_killed_at_random_moments_ends_complete(notes: Path, tmp_path: Path, lite: Embedder, record: Recorder) -> None:
     with Index.open(tmp_path / "clean", lite) as clean:
         clean.add([notes])
         expected = _snapshot(clean)
-    index = tmp_path / "crashed"
-    command = [OMNIVEC, "index", "add", str(notes), "--index", str(index), "--batch-size", "4"]
-    rng = random.Random(7)
-    for kill in range(scale(2, 15)):
-        process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        versions = index / "lancedb" / "files.lance" / "_versions"
-        before = sum(1 for _ in versions.iterdir()) if versions.is_dir() else 0
-        _wait(lambda v=versions, b=before: v.is_dir() and sum(1 for _ in v.iterdir()) > b + 1, process)  # type: ignore[misc]
-        time.sleep(rng.uniform(0.0, 0.8))
-        process.kill()
-        process.wait()
-        with Index.open(index, lite) as partial:  # readable after every kill
-            chunks = partial.store.list_chunks()
-            assert len({c.id for c in chunks}) == len(chunks)
-            states = [r.state for r in partial.store.list_files().values()]
-        record("kill", target="omnivec index add", kill=kill, complete=states.count("complete"),
-               pending=states.count("pending"), exit=process.returncode)  # fmt: skip
-    final = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
-    assert final.returncode == 0, final.stderr
-    with Index.open(index, lite) as done:
-        assert _snapshot(done) == expected  # nothing lost, nothing doubled
-        assert all(r.state == "complete" for r in done.store.list_files().values())
-    record("kill-outcome", target="omnivec index add", kills=scale(2, 15), rows=len(expected), lost=0, doubled=0)
+    rng, kills, rounds = random.Random(7), 0, 0
+    while kills < scale(2, 15):
+        index = tmp_path / f"crashed{rounds}"
+        command = [OMNIVEC, "index", "add", str(notes), "--index", str(index), "--batch-size", "4"]
+        for _ in range(KILLS_PER_ROUND):
+            process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            versions = index / "lancedb" / "files.lance" / "_versions"
+            before = sum(1 for _ in versions.iterdir()) if versions.is_dir() else 0
+            _wait(lambda v=versions, b=before: v.is_dir() and sum(1 for _ in v.iterdir()) > b + 1, process)  # type: ignore[misc]
+            time.sleep(rng.uniform(0.0, 0.8))
+            process.kill()
+            process.wait()
+            with Index.open(index, lite) as partial:  # readable after every kill
+                chunks = partial.store.list_chunks()
+                assert len({c.id for c in chunks}) == len(chunks)
+                states = [r.state for r in partial.store.list_files().values()]
+            if process.returncode == 0:
+                break  # it finished before the kill landed: this round is done
+            kills += 1
+            record("kill", target="omnivec index add", kill=kills, round=rounds, complete=states.count("complete"),
+                   pending=states.count("pending"))  # fmt: skip
+        final = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
+        assert final.returncode == 0, final.stderr
+        with Index.open(index, lite) as done:
+            assert _snapshot(done) == expected  # nothing lost, nothing doubled
+            assert all(r.state == "complete" for r in done.store.list_files().values())
+        rounds += 1
+    record("kill-outcome", target="omnivec index add", kills=kills, rounds=rounds, rows=len(expected), lost=0, doubled=0)
 
 
 # -- omnivec batch run --------------------------------------------------------------------------
@@ -164,32 +172,36 @@ def test_batch_run_killed_at_random_moments_resumes_exactly_once(tmp_path: Path,
     clean = subprocess.run([OMNIVEC, "batch", "run", str(source), str(tmp_path / "clean.jsonl"), *args],
                            env=ENV, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert clean.returncode == 0, clean.stderr
-    out, workdir = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
-    rng = random.Random(11)
+    expected = _rows(tmp_path / "clean.jsonl")
+    rng, kills, rounds = random.Random(11), 0, 0
+    while kills < scale(2, 15):
+        out = tmp_path / f"out{rounds}.jsonl"
+        manifest = out.with_name(out.name + ".partial") / "manifest.jsonl"
 
-    def chunks_done() -> int:
-        manifest = workdir / "manifest.jsonl"
-        return manifest.read_text().count("\n") if manifest.exists() else 0
+        def chunks_done(m: Path = manifest) -> int:
+            return m.read_text().count("\n") if m.exists() else 0
 
-    for kill in range(scale(2, 15)):
-        before = chunks_done()
-        process = subprocess.Popen([OMNIVEC, "batch", "run", str(source), str(out), *args], env=ENV,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        _wait(lambda b=before: chunks_done() > b, process)  # type: ignore[misc]
-        time.sleep(rng.uniform(0.0, 0.5))
-        process.kill()
-        process.wait()
-        record("kill", target="omnivec batch run", kill=kill, chunks_before=before, chunks_after=chunks_done(),
-               exit=process.returncode)  # fmt: skip
-        if process.returncode == 0:
-            break  # it finished before the kill landed
-    done = subprocess.run([OMNIVEC, "batch", "run", str(source), str(out), *args], env=ENV,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    rows, expected = _rows(out), _rows(tmp_path / "clean.jsonl")
-    assert [r["key"] for r in rows] == [x["id"] for x in lines]  # every row once, in order
-    np.testing.assert_allclose([r["values"] for r in rows], [r["values"] for r in expected], atol=1e-5)
-    record("kill-outcome", target="omnivec batch run", kills=scale(2, 15), rows=len(rows), lost=0, doubled=0)
+        for _ in range(KILLS_PER_ROUND):
+            before = chunks_done()
+            process = subprocess.Popen([OMNIVEC, "batch", "run", str(source), str(out), *args], env=ENV,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            _wait(lambda b=before: chunks_done() > b, process)  # type: ignore[misc]
+            time.sleep(rng.uniform(0.0, 0.5))
+            process.kill()
+            process.wait()
+            if process.returncode == 0:
+                break  # it finished before the kill landed
+            kills += 1
+            record("kill", target="omnivec batch run", kill=kills, round=rounds, chunks_before=before,
+                   chunks_after=chunks_done())  # fmt: skip
+        done = subprocess.run([OMNIVEC, "batch", "run", str(source), str(out), *args], env=ENV,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        rows = _rows(out)
+        assert [r["key"] for r in rows] == [x["id"] for x in lines]  # every row once, in order
+        np.testing.assert_allclose([r["values"] for r in rows], [r["values"] for r in expected], atol=1e-5)
+        rounds += 1
+    record("kill-outcome", target="omnivec batch run", kills=kills, rounds=rounds, rows=len(lines), lost=0, doubled=0)
 
 
 # -- full disk ----------------------------------------------------------------------------------
