@@ -148,3 +148,14 @@ def test_siglip2_also_loads_the_fixed_resolution_layout(tmp_path: Path, photo_pn
     batched = _embed(model, items)
     assert batched.shape == (3, model.info.dim)
     np.testing.assert_allclose(batched, np.concatenate([_embed(model, [x]) for x in items]), atol=1e-5)
+
+
+def test_base_audio_is_clap_audio_through_the_bridge(base_model: Any, clap_model: Any, parts: dict[str, Part]) -> None:
+    """Same CLAP checkpoint: base's audio vector is CLAP's audio vector mapped by W, b, renormalized."""
+    clap_vector = _embed(clap_model, [parts["audio"]])
+    bridge = base_model.towers.bridge
+    expected = bridge.apply(clap_vector)  # (1, 16) -> (1, 16)
+    np.testing.assert_allclose(_embed(base_model, [parts["audio"]]), expected, atol=1e-5)
+    mixed = _embed(base_model, [["a dog barking", parts["audio"]]])[0]
+    text = _embed(base_model, ["a dog barking"])[0]
+    np.testing.assert_allclose(mixed, (text + expected[0]) / np.linalg.norm(text + expected[0]), atol=1e-5)
