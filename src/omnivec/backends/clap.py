@@ -25,7 +25,6 @@ from omnivec.backends.towers import (
     unit_rows,
 )
 from omnivec.config import Settings
-from omnivec.models.base import ModelInfo
 
 CLAP = BackendInfo(
     name="clap",
@@ -91,16 +90,7 @@ class AudioTextTowers:
 @register_backend(CLAP)
 def load_clap(path: Path, settings: Settings) -> TowerModel:
     towers = AudioTextTowers(path, settings)
-    info = ModelInfo(
-        name=CLAP.name,
-        version=towers.version,
-        dim=towers.dim,
-        modalities=CLAP.modalities,
-        matryoshka=False,
-        task_prompts={},
-        description=f"{CLAP.description} ({path.name})",
-    )
-    return TowerModel(info, towers, settings)
+    return TowerModel.of(CLAP, towers, settings, version=towers.version, description=f"{CLAP.description} ({path.name})")
 
 
 def save_random_model(path: Path, size: str) -> None:

@@ -27,7 +27,6 @@ from omnivec.backends.towers import (
     unit_rows,
 )
 from omnivec.config import Settings
-from omnivec.models.base import ModelInfo
 
 CLIP = BackendInfo(
     name="clip",
@@ -103,16 +102,8 @@ class VisionTextTowers:
 
 def _model(path: Path, settings: Settings, info: BackendInfo) -> TowerModel:
     towers = VisionTextTowers(path, settings, info)
-    model_info = ModelInfo(
-        name=info.name,
-        version=towers.version,
-        dim=towers.dim,
-        modalities=info.modalities,
-        matryoshka=False,
-        task_prompts={},
-        description=f"{info.description} ({towers.model_type}, {path.name})",
-    )
-    return TowerModel(model_info, towers, settings)
+    description = f"{info.description} ({towers.model_type}, {path.name})"
+    return TowerModel.of(info, towers, settings, version=towers.version, description=description)
 
 
 @register_backend(CLIP)

@@ -25,7 +25,6 @@ from omnivec.backends.random_weights import CORPUS, check_size
 from omnivec.backends.registry import BackendInfo, register_backend
 from omnivec.backends.towers import TowerModel
 from omnivec.config import Settings
-from omnivec.models.base import ModelInfo
 
 BASE = BackendInfo(
     name="base",
@@ -76,16 +75,9 @@ class BridgedTowers:
 def load_base(path: Path, settings: Settings) -> TowerModel:
     config = load_base_config(path)
     towers = BridgedTowers(config, settings)
-    info = ModelInfo(
-        name=BASE.name,
-        version=f"{towers.image.version}+{towers.audio.version.split('+', 1)[1]}+bridge-{config.bridge_tag}",
-        dim=towers.dim,
-        modalities=BASE.modalities,
-        matryoshka=False,
-        task_prompts={},
-        description=f"{config.image_backend} {config.image_model.name} + clap {config.audio_model.name} (bridged)",
-    )
-    return TowerModel(info, towers, settings)
+    version = f"{towers.image.version}+{towers.audio.version.split('+', 1)[1]}+bridge-{config.bridge_tag}"
+    description = f"{config.image_backend} {config.image_model.name} + clap {config.audio_model.name} (bridged)"
+    return TowerModel.of(BASE, towers, settings, version=version, description=description)
 
 
 def save_random_model(path: Path, size: str) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from omnivec import __version__
+from omnivec.backends.registry import BackendInfo
 from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded, ModelNotFound, UnsupportedMedia
@@ -89,6 +90,20 @@ class TowerModel:
         self.info = info
         self.towers = towers
         self.settings = settings
+
+    @classmethod
+    def of(cls, card: BackendInfo, towers: Towers, settings: Settings, *, version: str, description: str) -> TowerModel:
+        """A model named after its backend card; these towers were not trained for Matryoshka or task prompts."""
+        info = ModelInfo(
+            name=card.name,
+            version=version,
+            dim=towers.dim,
+            modalities=card.modalities,
+            matryoshka=False,
+            task_prompts={},
+            description=description,
+        )
+        return cls(info, towers, settings)
 
     def build(self) -> None:
         """``omnivec build``: nothing to precompute, the weights were loaded by the factory."""
