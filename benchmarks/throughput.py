@@ -69,7 +69,7 @@ def gemm_gflops(size: int = 1024, repeats: int = 20) -> float:
     return best
 
 
-def latencies(fn: Callable[[], object], n: int = 60) -> list[float]:
+def latencies(fn: Callable[[], object], n: int = 40) -> list[float]:
     fn()
     out = []
     for _ in range(n):
@@ -333,13 +333,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        lines = text_section(64 if args.quick else 200, args.rounds, folder)
+        print("\n".join(text_section(64 if args.quick else 200, args.rounds, folder)), flush=True)
         if not args.skip_media:
-            lines += ["", *media_section(folder, args.quick)]
+            print("\n" + "\n".join(media_section(folder, args.quick)), flush=True)
             resident = fresh_process(RESIDENT.format(folder=str(folder)))
-            lines.append(f"\nwhole lite model resident (fresh process, every encoder loaded, every modality embedded): "
-                         f"peak RSS {resident['peak_rss_mb']:.0f} MB")  # fmt: skip
-    print("\n".join(lines))
+            print(f"\nwhole lite model resident (fresh process, every encoder loaded, every modality embedded): "
+                  f"peak RSS {resident['peak_rss_mb']:.0f} MB")  # fmt: skip
     print(f"\nthis benchmark process (every engine loaded): peak RSS {peak_rss_mb():.0f} MB")
 
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 VENV=.venv-peers
 test -x $VENV/bin/python || "$PYTHON" -m venv $VENV
+echo '*' > $VENV/.gitignore  # git ignores the whole venv without a change to the project's .gitignore
 $VENV/bin/pip install -q --upgrade pip
 $VENV/bin/pip install -q "torch==2.13.0"
 # infinity-emb 0.0.78 with the server and torch-engine extras; the constraint keeps torch where it is.
