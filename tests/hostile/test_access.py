@@ -230,3 +230,21 @@ def test_uploaded_files_are_visible_only_to_their_key(
         assert client.get(f"/v1beta/{name}", headers=mine).status_code == 404
     record("access", route="files", name="another key's upload: get, list, delete, embed", outcome=404)
     assert AUTH  # the session client's key is KEYS[0]
+
+
+def test_batch_jobs_are_visible_only_to_their_key(server: ServerProcess, record: Recorder) -> None:
+    mine, theirs = {"x-goog-api-key": KEYS[0]}, {"x-goog-api-key": KEYS[1]}
+    job = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {"content": {"parts": [{"text": "a cat"}]}}}]}}}}
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        created = client.post("/v1beta/models/lite:asyncBatchEmbedContent", json=job, headers=mine)
+        assert created.status_code == 200, created.text
+        name = created.json()["name"]
+        assert client.get(f"/v1beta/{name}", headers=mine).status_code == 200
+        assert client.get(f"/v1beta/{name}", headers=theirs).status_code == 404
+        assert name not in json.dumps(client.get("/v1beta/batches", headers=theirs).json())
+        assert name in json.dumps(client.get("/v1beta/batches", headers=mine).json())
+        assert client.post(f"/v1beta/{name}:cancel", headers=theirs).status_code == 404
+        assert client.delete(f"/v1beta/{name}", headers=theirs).status_code == 404
+        assert client.get(f"/v1beta/{name}", headers=mine).status_code == 200  # untouched by the other key
+        assert client.delete(f"/v1beta/{name}", headers=mine).status_code == 200
+    record("access", route="batches", name="another key's batch job: get, list, cancel, delete", outcome=404)

@@ -45,6 +45,7 @@ from typing import IO, Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from omnivec.api.auth import request_owner
 from omnivec.api.gemini import Parsed, Sources, located, parse_requests, served_of, sources_of
 from omnivec.api.responses import VectorResponse
 from omnivec.api.schemas import EmbedContentRequest, GeminiModel
@@ -146,6 +147,7 @@ class BatchRecord:
     auto_truncate: bool
     chunk_size: int
     error: dict[str, Any] | None = None  # why the job failed: a google.rpc.Status
+    owner: str | None = None  # owner id of the creating API key (auth.owner_of_key); None without keys
 
     @property
     def name(self) -> str:
@@ -465,7 +467,9 @@ class BatchRegistry:
             ) from None
 
     # -- requests ---------------------------------------------------------------------------------------
-    def create(self, model: str, display_name: str | None, job: JobInput) -> BatchRecord:
+    def create(
+        self, model: str, display_name: str | None, job: JobInput, owner: str | None = None
+    ) -> BatchRecord:
         now = _now()
         record = BatchRecord(
             id=secrets.token_hex(8),
@@ -483,6 +487,7 @@ class BatchRegistry:
             dim=job.dim,
             auto_truncate=job.auto_truncate,
             chunk_size=CHUNK_ROWS,
+            owner=owner,
         )
         staging = self.root / f".new-{record.id}"
         staging.mkdir()
@@ -498,19 +503,20 @@ class BatchRegistry:
         logger.info("batch %s created: %d requests (%s)", record.name, record.request_count, record.source)
         return replace(record)
 
-    def get(self, batch_id: str) -> BatchRecord:
+    def get(self, batch_id: str, owner: str | None = None) -> BatchRecord:
         with self._lock:
-            return replace(self._find(batch_id))
+            return replace(self._find(batch_id, owner))
 
-    def list(self) -> list[BatchRecord]:
+    def list(self, owner: str | None = None) -> list[BatchRecord]:
+        """The jobs ``owner`` created; other keys' jobs are not listed."""
         with self._lock:
-            records = [replace(r) for r in self._records.values()]
+            records = [replace(r) for r in self._records.values() if r.owner == owner]
         return sorted(records, key=lambda r: (r.create_time, r.id), reverse=True)
 
-    def cancel(self, batch_id: str) -> BatchRecord:
+    def cancel(self, batch_id: str, owner: str | None = None) -> BatchRecord:
         """Cancel a pending or running job; a finished one is left as it is."""
         with self._lock:
-            record = self._find(batch_id)
+            record = self._find(batch_id, owner)
             if record.state not in QUEUED:
                 return replace(record)
             record.state, record.end_time = "BATCH_STATE_CANCELLED", _now()
@@ -523,10 +529,10 @@ class BatchRegistry:
             self._discard_work(batch_id)
         return replace(record)
 
-    def delete(self, batch_id: str) -> None:
+    def delete(self, batch_id: str, owner: str | None = None) -> None:
         """Forget a job and its files; a running one is stopped first (by the worker, which then removes them)."""
         with self._lock:
-            self._find(batch_id)
+            self._find(batch_id, owner)
             del self._records[batch_id]
             (self._folder(batch_id) / RECORD).unlink()
             running = self._stop_if_running(batch_id)
@@ -547,12 +553,17 @@ class BatchRegistry:
             raise NotFound(f"{record.name} was deleted") from None
         return {"inlinedResponses": {"inlinedResponses": responses}}
 
-    def results_path(self, file_id: str) -> Path:
+    def results_path(self, file_id: str, owner: str | None = None) -> Path:
         """The responses file ``files/batch-<id>`` of a succeeded file-source job."""
         batch_id = file_id.removeprefix("batch-")
         with self._lock:
             record = self._records.get(batch_id) if file_id.startswith("batch-") else None
-        if record is None or record.state != "BATCH_STATE_SUCCEEDED" or record.source != "file":
+        if (
+            record is None
+            or record.owner != owner
+            or record.state != "BATCH_STATE_SUCCEEDED"
+            or record.source != "file"
+        ):
             raise NotFound(
                 f"files/{file_id} cannot be downloaded: only the results of a succeeded batch with a file "
                 "input (files/batch-<id>, its output.responsesFile) can be; uploaded files are not served back"
@@ -563,9 +574,10 @@ class BatchRegistry:
     def _folder(self, batch_id: str) -> Path:
         return self.root / batch_id
 
-    def _find(self, batch_id: str) -> BatchRecord:
+    def _find(self, batch_id: str, owner: str | None) -> BatchRecord:
+        """The job if ``owner`` created it; another key's job is reported as missing, like a file."""
         record = self._records.get(batch_id) if ID_PATTERN.fullmatch(batch_id) else None
-        if record is None:
+        if record is None or record.owner != owner:
             raise NotFound(f"batches/{batch_id} does not exist (deleted, or never created here)")
         return record
 
@@ -729,7 +741,9 @@ async def async_batch_embed_content(
         raise InvalidInput(f"batch.model {body.batch.model!r} differs from the model in the URL")
     job = await _job_input(body.batch.input_config, url_model, request)
     name = f"models/{model.removeprefix('models/')}"
-    record = await asyncio.to_thread(registry_of(request).create, name, body.batch.display_name, job)
+    record = await asyncio.to_thread(
+        registry_of(request).create, name, body.batch.display_name, job, request_owner(request.scope)
+    )
     return JSONResponse(operation(record, None))
 
 
@@ -737,7 +751,7 @@ async def async_batch_embed_content(
 @router.get("/v1/batches/{batch_id}", include_in_schema=False)
 async def get_batch(batch_id: str, request: Request) -> VectorResponse:
     registry = registry_of(request)
-    record = registry.get(batch_id)
+    record = registry.get(batch_id, request_owner(request.scope))
     output = await asyncio.to_thread(registry.output, record)
     return VectorResponse(operation(record, output))
 
@@ -750,7 +764,7 @@ async def list_batches(
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
 ) -> JSONResponse:
     """Newest first; inlined responses are left out (get a batch to read them), a responses file is named."""
-    records = registry_of(request).list()
+    records = registry_of(request).list(request_owner(request.scope))
     start = _page_start(page_token)
     page = records[start : start + page_size]
     body: dict[str, Any] = {"operations": [operation(r, _named_output(r)) for r in page]}
@@ -780,7 +794,7 @@ def _page_start(token: str | None) -> int:
 @router.post("/v1/batches/{batch_id}:cancel", include_in_schema=False)
 async def cancel_batch(batch_id: str, request: Request) -> JSONResponse:
     """Cancel a pending or running batch (its partial results are discarded); a finished one is unchanged."""
-    await asyncio.to_thread(registry_of(request).cancel, batch_id)
+    await asyncio.to_thread(registry_of(request).cancel, batch_id, request_owner(request.scope))
     return JSONResponse({})
 
 
@@ -788,7 +802,7 @@ async def cancel_batch(batch_id: str, request: Request) -> JSONResponse:
 @router.delete("/v1/batches/{batch_id}", include_in_schema=False)
 async def delete_batch(batch_id: str, request: Request) -> JSONResponse:
     """Delete a batch and its results, stopping it first if it runs."""
-    await asyncio.to_thread(registry_of(request).delete, batch_id)
+    await asyncio.to_thread(registry_of(request).delete, batch_id, request_owner(request.scope))
     return JSONResponse({})
 
 
@@ -798,5 +812,5 @@ async def delete_batch(batch_id: str, request: Request) -> JSONResponse:
 @router.get("/download/v1/files/{file_id}:download", include_in_schema=False)
 async def download_results(file_id: str, request: Request) -> FileResponse:
     """A batch's responses file (``alt=media``), JSONL: what ``client.files.download`` fetches."""
-    path = registry_of(request).results_path(file_id)
+    path = registry_of(request).results_path(file_id, request_owner(request.scope))
     return FileResponse(path, media_type="application/jsonl", filename=f"{file_id}.jsonl")
