@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from omnivec import __version__
 from omnivec.backends.device import Placement, placement
 from omnivec.backends.pooling import (
     DEFAULT_INSTRUCTION,
@@ -46,7 +45,7 @@ from omnivec.backends.pooling import (
     instruction_for,
     last_token_pool,
 )
-from omnivec.backends.registry import BackendInfo, register_backend
+from omnivec.backends.registry import BACKENDS_VERSION, BackendInfo, register_backend
 from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded, MissingDependency
@@ -273,7 +272,7 @@ def model_version(path: Path, model_type: str, where: Placement) -> str:
     """Package version + architecture + precision + a digest of the model's config."""
     digest = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()[:8]
     precision = str(where.dtype).removeprefix("torch.").replace("float", "fp").replace("bfp16", "bf16")
-    return f"{__version__}+{model_type}-{where.device}-{precision}-{digest}"
+    return f"{BACKENDS_VERSION}+{model_type}-{where.device}-{precision}-{digest}"
 
 
 # -- one Content as a token sequence --------------------------------------------------------------

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 BackendFactory = Callable[[Path, "Settings"], "Model"]
 
+# Part of every backend model's version, with the weights' digest: bump it when preprocessing,
+# pooling or fusion change the vectors, never for a package release (that would orphan indexes).
+BACKENDS_VERSION = "1"
+
 
 @dataclass(frozen=True, slots=True)
 class BackendInfo:

@@ -30,8 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from omnivec import __version__
-from omnivec.backends.registry import BackendInfo
+from omnivec.backends.registry import BACKENDS_VERSION, BackendInfo
 from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded, ModelNotFound, UnsupportedMedia
@@ -298,7 +297,7 @@ def weights_tag(path: Path) -> str:
 
 def model_version(backend: str, path: Path, dtype: Any) -> str:
     precision = str(dtype).removeprefix("torch.").replace("float", "fp").replace("bfp16", "bf16")
-    return f"{__version__}+{backend}-{weights_tag(path)}-{precision}"
+    return f"{BACKENDS_VERSION}+{backend}-{weights_tag(path)}-{precision}"
 
 
 def load_pretrained(path: Path, dtype: Any, device: str) -> tuple[Any, Any]:

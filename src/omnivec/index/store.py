@@ -43,7 +43,7 @@ class IndexIdentity:
     """Fixed when the index is created; every vector in it comes from this model."""
 
     model: str
-    version: str  # model version + runtime, e.g. "0.1.0+torch-fp32"
+    version: str  # model version + runtime, e.g. "1+text-onnx-int8.vision-onnx-fp32"
     dim: int  # width of the stored full vectors
     prefix_dim: int  # width of the stored prefix vectors (first search stage)
     backend: Backend

@@ -40,7 +40,7 @@ class ModelInfo:
     """The identity every vector carries, so vectors of different models are never mixed silently."""
 
     name: str
-    version: str  # model version + runtime and precision, e.g. "0.1.0+torch-fp32"
+    version: str  # model version + runtime and precision, e.g. "1+text-onnx-int8.vision-onnx-fp32"
     dim: int  # native output width
     modalities: tuple[str, ...]
     matryoshka: bool  # leading dimensions are meaningful on their own
