@@ -133,7 +133,7 @@ class MiniLMEncoder:
             )
 
         graph = onnx_export.cached_graph(cache_dir / "onnx", f"minilm-{key}", precision, export)
-        return onnx_export.session(graph, threads)
+        return onnx_export.session(graph, threads, spin=True)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Word-piece ids of each text, without special tokens."""
