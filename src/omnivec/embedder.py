@@ -92,12 +92,32 @@ class Embedder:
             if progress:
                 progress(len(contents))
             return result
+        # Length-bucketed: contents of similar size share a model call, so little is padding;
+        # the results go back in input order.
+        order = sorted(range(len(contents)), key=lambda i: _size_key(contents[i]))
         parts = []
-        for start in range(0, len(contents), batch_size):
-            parts.append(self.model.embed_contents(contents[start : start + batch_size], options))
+        for start in range(0, len(order), batch_size):
+            chunk = [contents[i] for i in order[start : start + batch_size]]
+            parts.append(self.model.embed_contents(chunk, options))
             if progress:
                 progress(len(parts[-1]))
-        return concat(parts)
+        return _reorder(concat(parts), order)
+
+
+def _size_key(content: Content) -> tuple[bool, int]:
+    """Text-only contents first, by characters; media keeps its order at the end."""
+    has_media = any(part.text is None for part in content.parts)
+    return has_media, 0 if has_media else sum(len(part.text or "") for part in content.parts)
+
+
+def _reorder(result: Embeddings, order: list[int]) -> Embeddings:
+    """Undo the sort: row ``k`` of ``result`` belongs to input ``order[k]``."""
+    import numpy as np
+
+    inverse = np.argsort(np.asarray(order))
+    return Embeddings(
+        result.vectors[inverse], result.model, result.version, result.dim, [result.metadata[i] for i in inverse]
+    )
 
 
 def concat(results: list[Embeddings]) -> Embeddings:

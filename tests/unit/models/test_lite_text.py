@@ -83,3 +83,13 @@ def test_batched_equals_single(lite: Embedder) -> None:
     batched = lite.embed(texts, batch_size=16).vectors
     single = np.stack([lite.embed([t]).vectors[0] for t in texts[:5]])
     np.testing.assert_allclose(batched[:5], single, atol=1e-5)
+
+
+def test_length_sorted_batches_return_rows_in_input_order(lite: Embedder) -> None:
+    texts = ["word " * n + f"topic {n}" for n in (90, 3, 40, 1, 200, 12, 7, 60)]  # sorting reorders them
+    batched = lite.embed(texts, batch_size=3)
+    single = np.stack([lite.embed([t]).vectors[0] for t in texts])
+    np.testing.assert_allclose(batched.vectors, single, atol=1e-5)
+    tokens = [m["text_tokens"] for m in batched.metadata]
+    assert tokens == [lite.embed([t]).metadata[0]["text_tokens"] for t in texts]
+    assert tokens != sorted(tokens)  # the input order, not the batching order
