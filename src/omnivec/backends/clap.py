@@ -20,9 +20,8 @@ from omnivec.backends.towers import (
     TowerModel,
     load_pretrained,
     model_version,
-    pooled,
     read_model_type,
-    unit_rows,
+    tower_features,
 )
 from omnivec.config import Settings
 
@@ -78,13 +77,7 @@ class AudioTextTowers:
         return self._features(self.model.get_audio_features, inputs)
 
     def _features(self, method: Any, inputs: Any) -> np.ndarray:
-        torch = self._torch
-        tensors = {k: v.to(self.place.device) for k, v in inputs.items()}
-        if "input_features" in tensors:
-            tensors["input_features"] = tensors["input_features"].to(self.place.dtype)
-        with torch.inference_mode():
-            features = pooled(method(**tensors))  # (N, D)
-        return unit_rows(features.float().cpu().numpy())
+        return tower_features(method, inputs, self.place, "input_features")
 
 
 @register_backend(CLAP)

@@ -22,9 +22,8 @@ from omnivec.backends.towers import (
     TowerModel,
     load_pretrained,
     model_version,
-    pooled,
     read_model_type,
-    unit_rows,
+    tower_features,
 )
 from omnivec.config import Settings
 
@@ -91,13 +90,7 @@ class VisionTextTowers:
         raise NotImplementedError("CLIP-family models have no audio tower")
 
     def _features(self, method: Any, inputs: Any) -> np.ndarray:
-        torch = self._torch
-        tensors = {k: v.to(self.place.device) for k, v in inputs.items()}
-        if "pixel_values" in tensors:
-            tensors["pixel_values"] = tensors["pixel_values"].to(self.place.dtype)
-        with torch.inference_mode():
-            features = pooled(method(**tensors))  # (N, D)
-        return unit_rows(features.float().cpu().numpy())
+        return tower_features(method, inputs, self.place, "pixel_values")
 
 
 def _model(path: Path, settings: Settings, info: BackendInfo) -> TowerModel:

@@ -313,3 +313,15 @@ def load_pretrained(path: Path, dtype: Any, device: str) -> tuple[Any, Any]:
 def pooled(output: Any) -> Any:
     """``get_*_features`` returns a tensor in transformers 4 and an output object in 5."""
     return output if hasattr(output, "shape") else output.pooler_output
+
+
+def tower_features(method: Any, inputs: Any, place: Any, float_input: str) -> np.ndarray:
+    """Run one ``get_*_features`` tower: inputs to the device, ``float_input`` to its dtype -> (N, D) unit rows."""
+    import torch
+
+    tensors = {k: v.to(place.device) for k, v in inputs.items()}
+    if float_input in tensors:
+        tensors[float_input] = tensors[float_input].to(place.dtype)
+    with torch.inference_mode():
+        features = pooled(method(**tensors))  # (N, D)
+    return unit_rows(features.float().cpu().numpy())
