@@ -8,14 +8,18 @@ then indexes the folder, which skips every unchanged file. Nothing is downloaded
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from omnivec.embedder import Embedder
-from omnivec.errors import MissingDependency
+from omnivec.errors import MissingDependency, ModelMismatch
 from omnivec.index.index import Index
 from omnivec.index.ingest import IngestProgress, IngestReport
+
+logger = logging.getLogger(__name__)
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "horse", "coins")
 SENTENCES = {
@@ -114,6 +118,25 @@ def build_demo(
     media_dir = media_dir or default_media_dir()
     index_dir = index_dir or default_index_dir()
     write_demo_media(media_dir)
+    return index_dir, index_generated(embedder, media_dir, index_dir, progress)
+
+
+def index_generated(
+    embedder: Embedder,
+    media_dir: Path,
+    index_dir: Path,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    """Index ``media_dir`` into ``index_dir``, an index omnivec generated and may throw away.
+
+    A user's index refuses vectors of another model version (ModelMismatch); this one is rebuilt
+    instead, so ``make serve`` keeps working after an upgrade or a runtime change.
+    """
+    try:
+        with Index.open(index_dir, embedder) as index:
+            return index.add([media_dir], progress=progress)
+    except ModelMismatch as exc:
+        logger.warning("rebuilding the generated index %s: %s", index_dir, exc)
+        shutil.rmtree(index_dir)
     with Index.open(index_dir, embedder) as index:
-        report = index.add([media_dir], progress=progress)
-    return index_dir, report
+        return index.add([media_dir], progress=progress)
