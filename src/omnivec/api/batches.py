@@ -47,6 +47,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from omnivec.api.auth import request_owner
 from omnivec.api.gemini import Parsed, Sources, located, parse_requests, served_of, sources_of
+from omnivec.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_of
 from omnivec.api.responses import VectorResponse
 from omnivec.api.schemas import EmbedContentRequest, GeminiModel
 from omnivec.api.served import ServedModel
@@ -65,8 +66,6 @@ OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.EmbedCont
 CHUNK_ROWS = 32  # rows per checkpoint: a restart redoes at most this many
 BATCH_SIZE = 16  # contents per model call: online requests wait behind at most this many
 PROGRESS_SECONDS = 1.0  # batch.json is rewritten with progress at most this often
-DEFAULT_PAGE_SIZE = 10
-MAX_PAGE_SIZE = 100
 ID_PATTERN = re.compile(r"[a-z0-9]{1,40}")
 # Files in a job's folder.
 RECORD = "batch.json"  # the BatchRecord
@@ -765,12 +764,7 @@ async def list_batches(
 ) -> JSONResponse:
     """Newest first; inlined responses are left out (get a batch to read them), a responses file is named."""
     records = registry_of(request).list(request_owner(request.scope))
-    start = _page_start(page_token)
-    page = records[start : start + page_size]
-    body: dict[str, Any] = {"operations": [operation(r, _named_output(r)) for r in page]}
-    if start + page_size < len(records):
-        body["nextPageToken"] = base64.urlsafe_b64encode(str(start + page_size).encode()).decode()
-    return JSONResponse(body)
+    return JSONResponse(page_of(records, page_size, page_token, "operations", lambda r: operation(r, _named_output(r))))
 
 
 def _named_output(record: BatchRecord) -> dict[str, Any] | None:
@@ -778,16 +772,6 @@ def _named_output(record: BatchRecord) -> dict[str, Any] | None:
         return {"responsesFile": record.results_file}
     return None
 
-
-def _page_start(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(
-            f"invalid pageToken {token!r}; pass the nextPageToken of the previous page"
-        ) from None
 
 
 @router.post("/v1beta/batches/{batch_id}:cancel")

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 
 from omnivec.api.auth import UPLOAD_SESSION_PARAM, request_owner
 from omnivec.api.errors import response_for
+from omnivec.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_of
 from omnivec.api.schemas import CreateFileRequest
 from omnivec.content import canonical_mime
 from omnivec.errors import InvalidInput, NotFound, OmnivecError, Overloaded, PayloadTooLarge
@@ -50,8 +51,6 @@ logger = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")  # Google's rule for file ids
 MAX_OPEN_UPLOADS = 64  # sessions started and not finished; more are refused with 429
 UPLOAD_SESSION_SECONDS = 3600.0  # an unfinished upload is dropped after this long
-DEFAULT_PAGE_SIZE = 10
-MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,20 +387,5 @@ async def list_files(
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
 ) -> JSONResponse:
     records = await asyncio.to_thread(store_of(request).list, request_owner(request.scope))
-    start = _page_start(page_token)
-    page = records[start : start + page_size]
-    body: dict[str, Any] = {"files": [r.resource(str(request.base_url)) for r in page]}
-    if start + page_size < len(records):
-        body["nextPageToken"] = base64.urlsafe_b64encode(str(start + page_size).encode()).decode()
-    return JSONResponse(body)
-
-
-def _page_start(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(
-            f"invalid pageToken {token!r}; pass the nextPageToken of the previous page"
-        ) from None
+    base_url = str(request.base_url)
+    return JSONResponse(page_of(records, page_size, page_token, "files", lambda r: r.resource(base_url)))
