@@ -62,3 +62,13 @@ def load_contents(contents: Sequence[Content], settings: Settings) -> list[list[
     for parts in loaded:
         check_image_count(sum(p.modality == "image" for p in parts), settings.limits)
     return loaded
+
+
+def with_title(parts: Sequence[LoadedPart], title: str) -> list[LoadedPart]:
+    """RETRIEVAL_DOCUMENT: the title leads the first text part, or becomes one."""
+    out = list(parts)
+    for i, p in enumerate(out):
+        if p.modality == "text" and p.text is not None:
+            out[i] = LoadedPart("text", p.mime_type, f"{title}\n{p.text}", None, p.source)
+            return out
+    return [LoadedPart("text", "text/plain", title, None, "title"), *out]

@@ -34,7 +34,7 @@ from omnivec.backends.registry import BACKENDS_VERSION, BackendInfo
 from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded, ModelNotFound, UnsupportedMedia
-from omnivec.inputs import LoadedPart, load_contents
+from omnivec.inputs import LoadedPart, load_contents, with_title
 from omnivec.limits import check_audio_seconds, check_text_tokens, check_video_seconds
 from omnivec.models.base import Embeddings, EmbedOptions, ModelInfo, check_task, truncate_matryoshka
 
@@ -258,16 +258,6 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """(N, D) -> (N, D), each row of unit length."""
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def with_title(parts: Sequence[LoadedPart], title: str) -> list[LoadedPart]:
-    """RETRIEVAL_DOCUMENT: the title leads the first text part, or becomes one."""
-    out = list(parts)
-    for i, p in enumerate(out):
-        if p.modality == "text" and p.text is not None:
-            out[i] = LoadedPart("text", p.mime_type, f"{title}\n{p.text}", None, p.source)
-            return out
-    return [LoadedPart("text", "text/plain", title, None, "title"), *out]
 
 
 # -- loading checkpoints -------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import numpy as np
 from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded
-from omnivec.inputs import LoadedPart, load_contents
+from omnivec.inputs import LoadedPart, load_contents, with_title
 from omnivec.limits import check_audio_seconds, check_text_tokens, check_video_seconds
 from omnivec.models import tables
 from omnivec.models.base import (
@@ -204,7 +203,7 @@ class LiteModel:
             return Embeddings(np.zeros((0, options.dim or DIM), np.float32), self.info.name, self.info.version, options.dim or DIM, [])
         loaded = load_contents(contents, self.settings)
         if task == "RETRIEVAL_DOCUMENT" and options.title:
-            loaded = [_with_title(parts, options.title) for parts in loaded]
+            loaded = [with_title(parts, options.title) for parts in loaded]
         batch = _Batch()
         plans = [[self._plan_part(p, batch, options) for p in parts] for parts in loaded]
         tokens = self._check_tokens(plans, batch, options)
@@ -420,13 +419,3 @@ def _image_vector(plan: _PartPlan, k: int, batch: _Batch, texts: np.ndarray, ima
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
-
-
-def _with_title(parts: Sequence[LoadedPart], title: str) -> list[LoadedPart]:
-    """RETRIEVAL_DOCUMENT: the title leads the first text part, or becomes one."""
-    out = list(parts)
-    for i, p in enumerate(out):
-        if p.modality == "text" and p.text is not None:
-            out[i] = LoadedPart("text", p.mime_type, f"{title}\n{p.text}", None, p.source)
-            return out
-    return [LoadedPart("text", "text/plain", title, None, "title"), *out]
