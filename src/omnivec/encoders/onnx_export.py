@@ -68,6 +68,18 @@ def quantize_int8(src: Path, dst: Path) -> None:
     )
 
 
+def fuse_bert(path: Path, heads: int, hidden: int) -> None:
+    """Rewrite a BERT-style fp32 graph in place with ONNX Runtime's transformer fusions.
+
+    GELU with its bias and each residual add with its LayerNorm become single kernels, so
+    fewer passes over the activations (measured on MiniLM, one thread: fp32 batches 5.98 ->
+    5.64 ms CPU per sentence, int8 single windows 2.32 -> 2.21; vectors unchanged to 1e-6).
+    """
+    optimizer = require("onnxruntime.transformers.optimizer", "onnxruntime")
+    model = optimizer.optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
+    model.save_model_to_file(str(path))
+
+
 def export_module(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], outputs: list[str],
                   dynamic: dict[str, dict[int, str]]) -> None:
     torch = require("torch", "torch==2.13.0")
@@ -78,20 +90,17 @@ def export_module(module: Any, args: tuple[Any, ...], path: Path, inputs: list[s
     )
 
 
-def session(path: Path, threads: int, *, spin: bool = False) -> Any:
+def session(path: Path, threads: int) -> Any:
     """An ONNX Runtime CPU session with ``threads`` intra-op threads (0: one per core).
 
-    By default idle pool threads sleep instead of spinning: several sessions (text, vision, OCR)
-    and the media decoders share a small machine, and spinning threads steal their cores.
-    ``spin=True`` is for the text encoder, whose many short runs back to back pay the wake-up
-    each time (measured on 2 cores: int8 one window per call 318 -> 440 sentences/s, a short
-    query 3.3 -> 2.3 ms).
+    Idle pool threads sleep instead of spinning: several sessions (text, vision, OCR) and the
+    media decoders share a small machine, and spinning threads steal their cores.
     """
     ort = require("onnxruntime", "onnxruntime")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

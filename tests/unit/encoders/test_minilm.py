@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import multiprocessing
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -64,6 +67,37 @@ def test_onnx_runtimes_pass_the_quality_gate(encoder: MiniLMEncoder, runtime: st
     reference = encoder.encode(SENTENCES)
     cosines = (fast.encode(SENTENCES) * reference).sum(1)
     assert cosines.mean() >= min_mean_cosine, cosines
+
+
+@pytest.mark.parametrize("runtime", ["onnx-fp32", "onnx-int8"])
+def test_onnx_workers_give_batch_independent_vectors(runtime: str) -> None:
+    # Windows run concurrently on one worker thread per core: each text's vector must not
+    # depend on its batch mates, on the number of workers, or on the order the runs finish.
+    texts = [f"{s} Number {i}." * (1 + i % 4) for i, s in enumerate(SENTENCES * 6)]
+    parallel, serial = MiniLMEncoder(runtime=runtime, threads=2), MiniLMEncoder(runtime=runtime, threads=1)
+    batched = parallel.encode(texts)
+    singles = np.stack([serial.encode([t])[0] for t in texts])
+    np.testing.assert_allclose(batched, singles, atol=1e-5)
+    if runtime == "onnx-int8":  # one window per run: the very same arithmetic
+        np.testing.assert_array_equal(batched, singles)
+
+
+def _encode_in_child(encoder: MiniLMEncoder, texts: list[str], queue: Any) -> None:
+    queue.put(encoder.encode(texts))
+
+
+def test_onnx_workers_restart_in_a_forked_child() -> None:
+    # A forked process (a batch worker) inherits the encoder but not its worker threads.
+    encoder = MiniLMEncoder(runtime="onnx-int8", threads=2)
+    expected = encoder.encode(SENTENCES)  # starts the pool in the parent
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_encode_in_child, args=(encoder, SENTENCES, queue))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_word_pieces_match_transformers_tokenizer(encoder: MiniLMEncoder) -> None:
