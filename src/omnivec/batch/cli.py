@@ -76,7 +76,7 @@ def run(
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Rows per checkpoint.")] = 256,
     auto_truncate: Annotated[bool, typer.Option("--auto-truncate", help="Cut text over the token limit.")] = False,
     allow: Annotated[list[Path] | None, typer.Option("--allow", help="Folder that file references may read (repeatable).")] = None,
-    restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted run and any output; start over.")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted run and start over; an earlier output is replaced once the new run finishes.")] = False,
 ) -> None:
     """Embed every line of INPUT into OUTPUT; rerun the same command to resume after a crash."""
     from omnivec.config import Settings

@@ -44,7 +44,7 @@ class JobOptions:
     auto_truncate: bool = False  # cut text over the token limit instead of failing the row
     batch_size: int = 32  # contents per model call, 1-1024; not part of the fingerprint (may change on resume)
     chunk_size: int = 256  # rows per checkpoint, 1-100000; a kill loses at most one chunk per worker
-    restart: bool = False  # discard the work dir and any output of an earlier run
+    restart: bool = False  # discard an interrupted run; an earlier output is replaced when this one finishes
     ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None starts a local one
     ray_actors: int | None = None  # model replicas on Ray; None = one per CPU of the cluster
 
@@ -178,14 +178,17 @@ def _fingerprint_params(options: JobOptions, settings: Settings, identity: dict[
 
 def _open_workdir(workdir: WorkDir, output: Path, fingerprint: dict[str, Any], restart: bool) -> JobSummary | None:
     """Create or check the work dir; a summary when this exact job already finished."""
-    if restart:
-        _discard(workdir, output)
+    if restart and workdir.exists():
+        # Only the interrupted run is discarded here: an earlier output stays in place until
+        # the new run's output replaces it, so a restart that fails loses nothing.
+        workdir.remove()
     workdir.remove_leftovers()
     if not workdir.exists():
-        if (finished := _finished(output, fingerprint)) is not None:
-            logger.info("%s is already complete", output)
-            return finished
-        _refuse_existing(output, fingerprint)
+        if not restart:
+            if (finished := _finished(output, fingerprint)) is not None:
+                logger.info("%s is already complete", output)
+                return finished
+            _refuse_existing(output, fingerprint)
         workdir.create(fingerprint)
     workdir.check(fingerprint)
     return None
@@ -206,12 +209,6 @@ def _refuse_existing(output: Path, fingerprint: dict[str, Any]) -> None:
     why = "holds another job's result: " + differences(earlier.fingerprint, fingerprint) if earlier else "was not written by this job"
     raise JobConflict(f"{', '.join(existing)} {why}; pass --restart to replace it")
 
-
-def _discard(workdir: WorkDir, output: Path) -> None:
-    if workdir.exists():
-        workdir.remove()
-    for path in [*output_files(output), summary_path(output)]:
-        path.unlink(missing_ok=True)
 
 
 def _finished(output: Path, fingerprint: dict[str, Any]) -> JobSummary | None:

@@ -141,6 +141,22 @@ def test_another_jobs_output_is_not_overwritten_without_restart(embedder: Embedd
     assert summary.dim == 32 and len(read_jsonl(out)[0]["values"]) == 32
 
 
+def test_a_failed_restart_keeps_the_earlier_output(embedder: Embedder, texts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_job(texts, out, JobOptions(chunk_size=4), embedder=embedder)
+    before = out.read_bytes()
+
+    def interrupt(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(texts, out, JobOptions(chunk_size=4, dim=32, restart=True), progress=interrupt, embedder=embedder)
+    assert out.read_bytes() == before  # still the first job's complete output
+    summary = run_job(texts, out, JobOptions(chunk_size=4, dim=32), embedder=embedder)  # resumes the restart
+    assert summary.dim == 32 and summary.resumed_rows == 4 and len(read_jsonl(out)[0]["values"]) == 32
+
+
 class FakeEmbedder:
     """A test double for the embedder seam of embed_isolating: fails on chosen texts."""
 
