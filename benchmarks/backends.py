@@ -9,7 +9,7 @@ the parent samples the child's RSS with psutil and stops a build that grows past
 model: 16 short captions, 320x240 photos, 3 s of speech. Reported: items/s per modality, the
 ratio to lite's items/s on the same modality, peak RSS of the measuring process.
 
-    .venv/bin/python benchmarks/backends.py [--only clip,clap] [--skip qwen_omni]
+    .venv/bin/python benchmarks/backends.py [--only clip,clap] [--skip qwen-omni]
         [--memory-budget 8] [--seconds 20] [--models-dir ~/.cache/omnivec/bench-models]
 """
 
@@ -163,8 +163,8 @@ def main() -> None:
         print(json.dumps(measure(args.worker, args.path, args.media, args.seconds)))
         return
 
-    only = {s for s in args.only.split(",") if s}
-    skip = {s for s in args.skip.split(",") if s}
+    only = {s.replace("_", "-") for s in args.only.split(",") if s}
+    skip = {s.replace("_", "-") for s in args.skip.split(",") if s}
     names = [b.name for b in registered_backends() if (not only or b.name in only) and b.name not in skip]
     results: list[dict[str, Any]] = []
     notes: list[str] = []

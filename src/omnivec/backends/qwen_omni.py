@@ -49,7 +49,7 @@ OMNI_IMAGE_TOKENS = 1280  # merged visual tokens per image at most
 TASK_PROMPTS = {task: QUERY_PREFIX for task in sorted(QUERY_TASKS)} | {"RETRIEVAL_DOCUMENT": PASSAGE_PREFIX}
 
 QWEN_OMNI_INFO = BackendInfo(
-    name="qwen_omni",
+    name="qwen-omni",
     description=(
         "Qwen2.5-Omni thinker embedding text, images, audio (natively, no transcript), video frames "
         "with their audio track, and PDF pages in one forward pass (mean pooling, query/passage prefixes)"

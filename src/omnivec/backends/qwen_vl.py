@@ -92,7 +92,7 @@ LIMITS: dict[str, float] = {
 }
 
 QWEN_VL_INFO = BackendInfo(
-    name="qwen_vl",
+    name="qwen-vl",
     description=(
         "Qwen2-VL / Qwen3-VL decoder embedding interleaved text, images, video frames and PDF pages "
         "in one forward pass (last-token pooling, task instructions); audio via a Whisper transcript"

@@ -57,6 +57,8 @@ def register_backend(info: BackendInfo) -> Callable[[BackendFactory], BackendFac
     """Decorator for a factory ``(path, settings) -> Model``; a duplicate name raises."""
 
     def decorate(factory: BackendFactory) -> BackendFactory:
+        if "_" in info.name:
+            raise ValueError(f"backend names are hyphenated: {info.name!r}")
         if info.name in _BACKENDS:
             raise ValueError(f"backend {info.name!r} is already registered")
         _BACKENDS[info.name] = (info, factory)
@@ -66,9 +68,10 @@ def register_backend(info: BackendInfo) -> Callable[[BackendFactory], BackendFac
 
 
 def backend(name: str) -> tuple[BackendInfo, BackendFactory]:
+    """A backend by name; names are hyphenated (``qwen-vl``), and ``qwen_vl`` is accepted too."""
     _import_builtin_backends()
     try:
-        return _BACKENDS[name]
+        return _BACKENDS[name.replace("_", "-")]
     except KeyError:
         raise ModelNotFound(f"no backend named {name!r}; available: {', '.join(sorted(_BACKENDS))}") from None
 

@@ -1,4 +1,4 @@
-"""The qwen_omni backend on a tiny random-weight Qwen2.5-Omni thinker.
+"""The qwen-omni backend on a tiny random-weight Qwen2.5-Omni thinker.
 
 Built once per session with the real architecture class, saved with ``save_pretrained`` and
 loaded through the registry's factory. Audio reaches the model as log-mel features (no
@@ -34,7 +34,7 @@ def omni_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def omni(omni_dir: Path) -> Any:
-    _, factory = backend("qwen_omni")
+    _, factory = backend("qwen-omni")
     return factory(omni_dir, CPU)
 
 
@@ -61,7 +61,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_capability_card() -> None:
-    info, _ = backend("qwen_omni")
+    info, _ = backend("qwen-omni")
     assert "audio" in info.modalities and info.architectures == ("qwen2_5_omni_thinker",)
     assert not info.matryoshka and info.reference_checkpoint == "nvidia/omni-embed-nemotron-3b"
     assert (
@@ -134,7 +134,7 @@ def test_refusals(omni: Any, omni_dir: Path, parts: dict[str, Part]) -> None:
     from dataclasses import replace
 
     short = replace(CPU, limits=replace(CPU.limits, max_audio_seconds=1.0, max_video_with_audio_seconds=1.0))
-    model = backend("qwen_omni")[1](omni_dir, short)
+    model = backend("qwen-omni")[1](omni_dir, short)
     with pytest.raises(LimitExceeded, match="audio is"):
         _embed(model, (parts["audio"],))
     with pytest.raises(LimitExceeded, match="video_audio=False"):
@@ -147,7 +147,7 @@ def test_wrong_architecture_is_refused(tmp_path: Path) -> None:
 
     Qwen2VLConfig().save_pretrained(tmp_path)
     with pytest.raises(InvalidInput, match="loads qwen2_5_omni_thinker"):
-        backend("qwen_omni")[1](tmp_path, CPU)
+        backend("qwen-omni")[1](tmp_path, CPU)
 
 
 def test_full_size_spec_is_the_3b_thinker() -> None:

@@ -47,7 +47,7 @@ def qwen2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def qwen3(qwen3_dir: Path) -> Any:
-    _, factory = backend("qwen_vl")
+    _, factory = backend("qwen-vl")
     return factory(qwen3_dir, CPU)
 
 
@@ -71,12 +71,14 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_capability_card_is_registered() -> None:
-    info, _ = backend("qwen_vl")
+    info, _ = backend("qwen-vl")
     assert info.architectures == ("qwen2_vl", "qwen3_vl")
     assert info.matryoshka and info.reference_dim == 2048
     assert info.limits["sequence_tokens"] > 0 and info.limits["video_frames"] % 2 == 0
     assert "RETRIEVAL_QUERY" in info.task_prompts
-    assert "qwen_vl" in {b.name for b in registered_backends()}
+    assert "qwen-vl" in {b.name for b in registered_backends()}
+    assert backend("qwen_vl") == backend("qwen-vl")  # the underscore spelling of earlier configs still works
+    assert all("_" not in b.name for b in registered_backends())
 
 
 def test_shapes_unit_norm_and_identity(qwen3: Any, parts: dict[str, Part]) -> None:
@@ -163,7 +165,7 @@ def test_pdf_pages_are_images_and_text(qwen3: Any, parts: dict[str, Part]) -> No
 
 def test_limits_are_enforced(qwen3_dir: Path, parts: dict[str, Part]) -> None:
     small = replace(CPU, limits=replace(CPU.limits, max_text_tokens=5, max_audio_seconds=1.0))
-    model = backend("qwen_vl")[1](qwen3_dir, small)
+    model = backend("qwen-vl")[1](qwen3_dir, small)
     long_text = Part.from_text("one two three four five six seven eight nine ten")
     with pytest.raises(LimitExceeded, match="limit is 5 tokens"):
         _embed(model, (long_text,))
@@ -178,11 +180,11 @@ def test_wrong_architecture_is_refused(tmp_path: Path) -> None:
 
     Qwen2_5OmniThinkerConfig().save_pretrained(tmp_path)
     with pytest.raises(InvalidInput, match="qwen_omni backend"):
-        backend("qwen_vl")[1](tmp_path, CPU)
+        backend("qwen-vl")[1](tmp_path, CPU)
 
 
 def test_qwen2_vl_through_the_registry(qwen2_dir: Path, parts: dict[str, Part]) -> None:
-    model = backend("qwen_vl")[1](qwen2_dir, CPU)
+    model = backend("qwen-vl")[1](qwen2_dir, CPU)
     assert "qwen2_vl" in model.info.version
     assert model.info.task_prompts["RETRIEVAL_DOCUMENT"] == "You are a helpful assistant."  # GME's layout
     contents = [(parts["text"], parts["video"]), (parts["image"],), (Part.from_text("hi"),)]
@@ -220,7 +222,7 @@ def test_full_size_spec_has_the_published_parameter_count(model_type: str, billi
 
 
 def test_public_embedder_with_a_model_registered_by_path(qwen3: Any, qwen3_dir: Path, photo: Any) -> None:
-    """``[models.vl] backend = "qwen_vl"``: the public Embedder names vectors after the configured model."""
+    """``[models.vl] backend = "qwen-vl"``: the public Embedder names vectors after the configured model."""
     from omnivec import Embedder
     from omnivec.config import ModelSpec
 
@@ -241,7 +243,7 @@ def test_checkpoint_missing_weights_is_refused(qwen2_dir: Path, tmp_path: Path) 
     weights = load_file(qwen2_dir / "model.safetensors")
     save_file({k: v for k, v in weights.items() if "visual" not in k}, tmp_path / "model.safetensors")
     with pytest.raises(InvalidInput, match="lacks weights"):
-        backend("qwen_vl")[1](tmp_path, CPU)
+        backend("qwen-vl")[1](tmp_path, CPU)
 
 
 def test_image_cost_is_capped_whatever_the_checkpoint_allows(photo: Any) -> None:
