@@ -173,6 +173,8 @@ class MiniLMEncoder:
         seqs = [[cls, *w, sep] for w in wins]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # length buckets: little padding
         budget = BATCH_TOKENS_INT8 if self.runtime == "onnx-int8" else BATCH_TOKENS
+        if self._session is not None:  # at least one batch per worker, or the other cores idle
+            budget = min(budget, -(-sum(len(s) for s in seqs) // self._n_workers))
         batches: list[list[int]] = []
         start = 0
         while start < len(order):
