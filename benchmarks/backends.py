@@ -8,8 +8,10 @@ the parent samples the child's RSS with psutil and stops a build that grows past
 ``--memory-budget`` (reported as skipped). Workloads per modality are the same for every
 model: 16 short captions, 320x240 photos, 3 s of speech. Reported: items/s per modality, the
 ratio to lite's items/s on the same modality, peak RSS of the measuring process.
+``--precisions fp32,bf16`` measures each backend in each precision (``Settings.precision``;
+bf16 on CPUs with AVX-512 BF16 or AMX), one row per pair.
 
-    .venv/bin/python benchmarks/backends.py [--only clip,clap] [--skip qwen-omni]
+    .venv/bin/python benchmarks/backends.py [--only clip,clap] [--skip qwen-omni] [--precisions fp32,bf16]
         [--memory-budget 8] [--seconds 20] [--models-dir ~/.cache/omnivec/bench-models]
 """
 
@@ -68,7 +70,7 @@ def build(name: str, path: Path) -> None:
     (path / ".complete").write_text("ok")
 
 
-def measure(name: str, path: Path, media: Path, seconds: float) -> dict[str, Any]:
+def measure(name: str, path: Path, media: Path, seconds: float, precision: str = "fp32") -> dict[str, Any]:
     """Items/s per modality the model embeds; each modality runs a warm-up call, then ~``seconds``."""
     import resource
 
@@ -76,7 +78,7 @@ def measure(name: str, path: Path, media: Path, seconds: float) -> dict[str, Any
     from omnivec.content import to_contents
     from omnivec.models.base import EmbedOptions
 
-    settings = Settings(device="cpu").with_roots(media)
+    settings = Settings(device="cpu", precision=precision).with_roots(media)
     if name == "lite":
         from omnivec.models.lite import LiteModel
 
@@ -103,7 +105,8 @@ def measure(name: str, path: Path, media: Path, seconds: float) -> dict[str, Any
                 break
         rates[modality] = done / (time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"name": name, "dim": model.info.dim, "rates": rates, "peak_rss_mb": peak_mb}
+    label = name if name == "lite" or precision == "fp32" else f"{name} ({precision})"
+    return {"name": label, "dim": model.info.dim, "rates": rates, "peak_rss_mb": peak_mb}
 
 
 # -- parent ------------------------------------------------------------------------------------------
@@ -148,19 +151,21 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated backends to leave out")
     parser.add_argument("--memory-budget", type=float, default=8.0, help="GB a build or a measurement may use")
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per modality")
+    parser.add_argument("--precisions", default="fp32", help="comma-separated precisions per backend (fp32, bf16)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
     parser.add_argument("--models-dir", type=Path, default=Path.home() / ".cache" / "omnivec" / "bench-models")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--build", help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--media", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.build:
         build(args.build, args.path)
         return
     if args.worker:
-        print(json.dumps(measure(args.worker, args.path, args.media, args.seconds)))
+        print(json.dumps(measure(args.worker, args.path, args.media, args.seconds, args.precision)))
         return
 
     only = {s.replace("_", "-") for s in args.only.split(",") if s}
@@ -181,15 +186,17 @@ def main() -> None:
                     notes.append(f"{name}: skipped, {why} (peak {peak:.1f} GB); rerun with --memory-budget to allow more")
                     print(notes[-1], file=sys.stderr, flush=True)
                     continue
-            print(f"measuring {name} ...", file=sys.stderr, flush=True)
-            worker = ["--worker", name, "--path", str(path), "--media", str(media), "--seconds", str(args.seconds)]
-            code, out, peak = _run(worker, args.memory_budget, args.timeout)
-            if code != 0 or not out.strip():
-                why = f"exceeded the {args.memory_budget:g} GB memory budget" if code == -1 else f"failed (exit {code})"
-                notes.append(f"{name}: skipped, measurement {why} (peak {peak:.1f} GB)")
-                print(notes[-1], file=sys.stderr, flush=True)
-                continue
-            results.append(json.loads(out.strip().splitlines()[-1]))
+            for precision in ["fp32"] if name == "lite" else args.precisions.split(","):
+                print(f"measuring {name} ({precision}) ...", file=sys.stderr, flush=True)
+                worker = ["--worker", name, "--path", str(path), "--media", str(media), "--seconds", str(args.seconds),
+                          "--precision", precision]  # fmt: skip
+                code, out, peak = _run(worker, args.memory_budget, args.timeout)
+                if code != 0 or not out.strip():
+                    why = f"exceeded the {args.memory_budget:g} GB memory budget" if code == -1 else f"failed (exit {code})"
+                    notes.append(f"{name} ({precision}): skipped, measurement {why} (peak {peak:.1f} GB)")
+                    print(notes[-1], file=sys.stderr, flush=True)
+                    continue
+                results.append(json.loads(out.strip().splitlines()[-1]))
     print(table(results))
     for note in notes:
         print(f"- {note}")

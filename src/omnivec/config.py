@@ -7,6 +7,7 @@
 | OMNIVEC_MAX_REQUEST_BYTES | media bytes per request | 67108864 |
 | OMNIVEC_MODEL | default model | ``lite`` |
 | OMNIVEC_DEVICE | ``cpu``, ``cuda`` or ``auto`` | ``auto`` |
+| OMNIVEC_PRECISION | model backends' weights: ``auto`` (CUDA bf16/fp16, CPU fp32), ``fp32``, ``bf16`` or ``fp16`` | ``auto`` |
 | OMNIVEC_THREADS | intra-op threads for inference (0 = number of cores) | 0 |
 | OMNIVEC_CONFIG | TOML file whose ``[models.<name>]`` tables register models by local path | (none) |
 | OMNIVEC_RUNTIME | text encoder runtime: ``torch``, ``onnx-fp32`` or ``onnx-int8`` | ``onnx-int8`` |
@@ -72,6 +73,7 @@ class Settings:
     limits: Limits = DEFAULT_LIMITS
     model: str = "lite"
     device: str = "auto"
+    precision: str = "auto"  # model backends: "auto", "fp32", "bf16" or "fp16" (see backends.device)
     threads: int = 0  # 0: use every core
     models: tuple[ModelSpec, ...] = ()  # models registered by local path (see ModelSpec)
     # Encoder runtimes, part of the model version. The defaults are the fastest that pass the
@@ -93,6 +95,8 @@ class Settings:
             settings = replace(settings, model=model)
         if device := env.get("OMNIVEC_DEVICE"):
             settings = replace(settings, device=device)
+        if precision := env.get("OMNIVEC_PRECISION"):
+            settings = replace(settings, precision=precision)
         if runtime := env.get("OMNIVEC_RUNTIME"):
             settings = replace(settings, runtime=runtime)
         if vision_runtime := env.get("OMNIVEC_VISION_RUNTIME"):
