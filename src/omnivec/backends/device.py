@@ -66,6 +66,6 @@ def _cpu_dtype(precision: str) -> Any:
         return torch.float32
     if precision == "fp16":
         raise InvalidInput("precision fp16 is for GPUs; on a CPU use bf16 or fp32")
-    if not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         raise InvalidInput("precision bf16 was asked for, but this CPU has no bf16 support (AVX-512 BF16 or AMX)")
     return torch.bfloat16
