@@ -1,6 +1,6 @@
 """Load test of `omnivec serve` at 1, 8 and 32 concurrent clients, beside in-process throughput.
 
-Starts the server as a subprocess on a free loopback port and drives it with httpx async
+Starts the server as a subprocess on a free loopback port and drives it with concurrent
 clients, one short text per embedContent request (as chat-style apps send them), for a fixed
 duration per level. The library is measured in this process on the same texts in batches of
 32, the ceiling the server's batching should approach. Server and library windows alternate
@@ -9,6 +9,16 @@ fair ratio. Where ``.venv-peers`` holds infinity-emb (``bash benchmarks/peers/se
 its server (torch engine, batch 32) serves the same MiniLM weights and is driven the same way
 through its OpenAI-style ``/embeddings`` route, in the same alternating windows. Prints a
 markdown table.
+
+The load generator is a minimal HTTP/1.1 keep-alive client (:class:`Connection`, one
+connection per simulated client, on uvloop when installed) rather than httpx: on a 2-core
+machine the load generator shares the cores with the server it measures, and an httpx
+``AsyncClient`` spent about 2 ms of CPU per request, as much as a third of what the server
+spends, so the benchmark measured its own client. This one sends complete requests (request
+line, ``Host``, ``Content-Type``, ``Content-Length``, JSON body), reads each response whole
+(``Content-Length`` or chunked), and checks every one: status 200, a JSON body, and a vector of
+the model's width; anything else stops the run. It costs a few hundredths of a millisecond per
+request (the "client CPU" column), and the infinity-emb server is driven by the same client.
 
     .venv/bin/python benchmarks/serve.py --seconds 12 [--no-infinity]
 """
@@ -23,12 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import numpy as np
+import orjson
 import psutil
 
 from omnivec import Embedder
@@ -37,21 +49,114 @@ from omnivec.models.base import EmbedOptions
 
 LEVELS = (1, 8, 32)
 PEERS_BIN = Path(__file__).resolve().parent.parent / ".venv-peers" / "bin"
-Request = Callable[[str], tuple[str, dict[str, object]]]  # text -> (route, JSON body)
-
-
-def omnivec_request(text: str) -> tuple[str, dict[str, object]]:
-    return "/v1beta/models/lite:embedContent", {"content": {"parts": [{"text": text}]}}
-
-
-def infinity_request(text: str) -> tuple[str, dict[str, object]]:
-    return "/embeddings", {"model": "minilm", "input": [text]}
 LIBRARY_BATCH = 32
 TOPICS = (
     "the weather in spring", "a cat asleep on a sofa", "quarterly earnings", "jazz in New Orleans",
     "how to repair a bicycle", "the history of Rome", "baking sourdough bread", "tax law in France",
 )  # fmt: skip
 CORPUS = [f"Question {i}: what should I know about {TOPICS[i % len(TOPICS)]}?" for i in range(512)]
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """One embedding route: where to post one text, and where the vector is in the answer."""
+
+    route: str
+    body: Callable[[str], dict[str, Any]]
+    vector: Callable[[Any], list[float]]
+
+
+GEMINI = Api(
+    "/v1beta/models/lite:embedContent",
+    lambda text: {"content": {"parts": [{"text": text}]}},
+    lambda answer: answer["embedding"]["values"],
+)
+INFINITY = Api(
+    "/embeddings",
+    lambda text: {"model": "minilm", "input": [text]},
+    lambda answer: answer["data"][0]["embedding"],
+)
+
+
+class Connection(asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection that sends a request and waits for its whole response."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Connection:
+        _, connection = await asyncio.get_running_loop().create_connection(cls, host, port)
+        return connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if self._waiter is not None and not self._waiter.done():
+            try:
+                response = self._parse()
+            except ValueError as exc:
+                self._waiter.set_exception(exc)
+                return
+            if response is not None:
+                self._waiter.set_result(response)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(ConnectionError(f"the server closed the connection ({exc})"))
+
+    def _parse(self) -> tuple[int, bytes] | None:
+        """(status, body) once the buffer holds a whole response, else None (wait for more)."""
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        lines = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
+        version, status, _ = (*lines[0].split(" ", 2), "")[:3]
+        if not version.startswith("HTTP/1.") or not status.isdigit():
+            raise ValueError(f"not an HTTP/1.x status line: {lines[0]!r}")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        start = end + 4
+        if "content-length" in headers:
+            stop = start + int(headers["content-length"])
+            if len(self._buffer) < stop:
+                return None
+            body = bytes(self._buffer[start:stop])
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks, stop = [], start
+            while True:
+                line_end = self._buffer.find(b"\r\n", stop)
+                if line_end < 0:
+                    return None
+                size = int(bytes(self._buffer[stop:line_end]).split(b";")[0], 16)
+                if len(self._buffer) < line_end + 2 + size + 2:
+                    return None
+                chunks.append(bytes(self._buffer[line_end + 2 : line_end + 2 + size]))
+                stop = line_end + 2 + size + 2
+                if size == 0:
+                    break
+            body = b"".join(chunks)
+        else:
+            raise ValueError(f"response without Content-Length or chunked encoding: {headers}")
+        del self._buffer[:stop]
+        return int(status), body
+
+    async def post(self, route: str, payload: bytes) -> tuple[int, bytes]:
+        assert self._transport is not None
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(
+            f"POST {route} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        return await self._waiter
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
 
 @dataclass(slots=True)
@@ -71,7 +176,7 @@ class Tally:
         calls, per_s = len(self.latencies) / self.seconds, self.embeddings / self.seconds
         shown = f"{ratio:.2f}" if ratio is not None else ""
         cpu = (
-            f"{1e3 * self.server_cpu / len(self.latencies):.1f} | {1e3 * self.client_cpu / len(self.latencies):.1f}"
+            f"{1e3 * self.server_cpu / len(self.latencies):.1f} | {1e3 * self.client_cpu / len(self.latencies):.2f}"
             if self.server_cpu
             else " | "
         )
@@ -96,7 +201,9 @@ def _free_port() -> int:
 def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "omnivec.api.serve_cli", "--port", str(port), "--data-dir", data_dir,
                "--log-level", "warning"]  # fmt: skip
-    return _wait_ready(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), port, "/readyz")
+    return _wait_ready(
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), port, "/readyz"
+    )
 
 
 def start_infinity(port: int) -> subprocess.Popen[bytes]:
@@ -126,14 +233,31 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, route: str) -> subp
     raise RuntimeError("server not ready after 300 s")
 
 
-async def _client(http: httpx.AsyncClient, request: Request, stop: float, offset: int, latencies: list[float]) -> None:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A running server to drive: its port, its process (for CPU time), its API and vector width."""
+
+    port: int
+    process: psutil.Process
+    api: Api
+    dim: int
+
+
+async def _client(
+    connection: Connection, target: Target, stop: float, offset: int, latencies: list[float]
+) -> None:
     i = offset
     while time.perf_counter() < stop:
-        route, body = request(CORPUS[i % len(CORPUS)])
+        payload = orjson.dumps(target.api.body(CORPUS[i % len(CORPUS)]))
         started = time.perf_counter()
-        response = await http.post(route, json=body)
-        response.raise_for_status()
+        status, body = await connection.post(target.api.route, payload)
         latencies.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"{target.api.route} answered {status}: {body[:300]!r}")
+        if len(vector := target.api.vector(orjson.loads(body))) != target.dim:
+            raise RuntimeError(
+                f"{target.api.route} answered a vector of {len(vector)} values, not {target.dim}"
+            )
         i += 97
 
 
@@ -142,17 +266,15 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-async def drive(
-    http: httpx.AsyncClient, server: psutil.Process, clients: int, seconds: float, tally: Tally,
-    request: Request = omnivec_request,
-) -> None:
-    """``clients`` concurrent clients for ``seconds``; requests and CPU time are added to ``tally``."""
+async def drive(connections: list[Connection], target: Target, seconds: float, tally: Tally) -> None:
+    """One client per connection for ``seconds``; requests and CPU time are added to ``tally``."""
     latencies: list[float] = []
-    server_cpu, client_cpu = _cpu(server), time.process_time()
+    server_cpu, client_cpu = _cpu(target.process), time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(_client(http, request, started + seconds, c * 13, latencies) for c in range(clients)))
+    stop = started + seconds
+    await asyncio.gather(*(_client(c, target, stop, k * 13, latencies) for k, c in enumerate(connections)))
     tally.seconds += time.perf_counter() - started
-    tally.server_cpu += _cpu(server) - server_cpu
+    tally.server_cpu += _cpu(target.process) - server_cpu
     tally.client_cpu += time.process_time() - client_cpu
     tally.embeddings += len(latencies)
     tally.latencies += latencies
@@ -173,25 +295,34 @@ def library(embedder: Embedder, batch: int, seconds: float, tally: Tally) -> Non
 
 
 async def level(
-    url: str, server: psutil.Process, embedder: Embedder, clients: int, seconds: float, rounds: int,
-    peer: tuple[str, psutil.Process] | None = None,
+    ours: Target, embedder: Embedder, clients: int, seconds: float, rounds: int, peer: Target | None = None
 ) -> tuple[Tally, Tally, Tally | None]:
     served, local = Tally(f"server, {clients} clients"), Tally(f"in-process, batches of {LIBRARY_BATCH}")
     other = Tally(f"infinity-emb server, {clients} clients") if peer else None
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http,
-        httpx.AsyncClient(base_url=peer[0] if peer else url, timeout=120, limits=limits) as peer_http,
-    ):
-        await drive(http, server, clients, 1.0, Tally("warm-up"))
-        if peer:
-            await drive(peer_http, peer[1], clients, 1.0, Tally("warm-up"), infinity_request)
+    targets = [ours, *([peer] if peer else [])]
+    pools = {t.port: [await Connection.open("127.0.0.1", t.port) for _ in range(clients)] for t in targets}
+    try:
+        for target in targets:
+            await drive(pools[target.port], target, 1.0, Tally("warm-up"))
         for _ in range(rounds):
-            await drive(http, server, clients, seconds / rounds, served)
+            await drive(pools[ours.port], ours, seconds / rounds, served)
             library(embedder, LIBRARY_BATCH, seconds / rounds, local)
             if peer and other:
-                await drive(peer_http, peer[1], clients, seconds / rounds, other, infinity_request)
+                await drive(pools[peer.port], peer, seconds / rounds, other)
+    finally:
+        for connection in (c for pool in pools.values() for c in pool):
+            connection.close()
     return served, local, other
+
+
+def run_async(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``main`` on uvloop where installed (it comes with uvicorn[standard]), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def main() -> None:
@@ -199,7 +330,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per level and side")
     parser.add_argument("--rounds", type=int, default=4, help="alternating server/library windows per level")
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS))
-    parser.add_argument("--no-infinity", action="store_true", help="skip infinity-emb even where it is installed")
+    parser.add_argument(
+        "--no-infinity", action="store_true", help="skip infinity-emb even where it is installed"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     embedder = Embedder("lite")
@@ -214,15 +347,16 @@ def main() -> None:
     ]
     port, peer_port = _free_port(), _free_port()
     use_infinity = not args.no_infinity and (PEERS_BIN / "infinity_emb").exists()
+    dim = embedder.info.dim
     with tempfile.TemporaryDirectory() as data_dir:
         server = start_server(port, data_dir)
         peer_server = start_infinity(peer_port) if use_infinity else None
         try:
+            ours = Target(port, psutil.Process(server.pid), GEMINI, dim)
+            peer = Target(peer_port, psutil.Process(peer_server.pid), INFINITY, dim) if peer_server else None
             for clients in args.levels:
-                url, process = f"http://127.0.0.1:{port}", psutil.Process(server.pid)
-                peer = (f"http://127.0.0.1:{peer_port}", psutil.Process(peer_server.pid)) if peer_server else None
-                served, local, other = asyncio.run(
-                    level(url, process, embedder, clients, args.seconds, args.rounds, peer)
+                served, local, other = run_async(
+                    level(ours, embedder, clients, args.seconds, args.rounds, peer)
                 )
                 lines += [served.row(served.rate / local.rate), local.row()]
                 if other:

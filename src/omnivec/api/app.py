@@ -2,8 +2,10 @@
 
 :func:`create_app` wires the served model (an :class:`~omnivec.embedder.Embedder` behind a
 :class:`~omnivec.engine.batcher.Batcher`), the file store, the error table and three ASGI
-middlewares, outermost first: metrics, API keys, body size. The model loads on the worker
-thread after start-up, so ``/healthz`` answers at once and ``/readyz`` once it is loaded.
+middlewares, outermost first: metrics, API keys, body size; inside them
+:class:`~omnivec.api.hot_routes.HotRoutes` answers the embedding routes without FastAPI's
+dispatch. The model loads on the worker thread after start-up, so ``/healthz`` answers at once
+and ``/readyz`` once it is loaded.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omnivec import __version__
 from omnivec.api import batches, files, gemini, openai, search
 from omnivec.api.auth import ApiKeyMiddleware, redact_keys_in_access_log
 from omnivec.api.errors import flavor_of, install_error_handlers, response_for
+from omnivec.api.hot_routes import HotRoutes, replay_body
 from omnivec.api.metrics import Metrics, MetricsMiddleware
 from omnivec.api.served import ServedModel
 from omnivec.api.settings import ServerSettings, load_settings
@@ -73,20 +76,7 @@ class BodyLimitMiddleware:
             if total > self.max_bytes:
                 await response_for(scope, self._error(f"over {total:,}"))(scope, receive, send)
                 return
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
 
 ops = APIRouter()
@@ -178,6 +168,7 @@ def create_app(settings: ServerSettings | None = None, embedder: Embedder | None
     for router in (gemini.router, openai.router, batches.router, files.router, ops, search.router):
         app.include_router(router)
     # add_middleware wraps: the last added runs first.
+    app.add_middleware(HotRoutes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.add_middleware(MetricsMiddleware, metrics=registry)

@@ -64,6 +64,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, looked up once per (route, code) rather than once per request.
+        self._counted: dict[tuple[str, int], Counter] = {}
+        self._timed: dict[str, Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,5 +85,9 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            if (counter := self._counted.get((route, status))) is None:
+                counter = self._counted[route, status] = self.metrics.requests.labels(route, str(status))
+            if (timer := self._timed.get(route)) is None:
+                timer = self._timed[route] = self.metrics.latency.labels(route)
+            counter.inc()
+            timer.observe(time.perf_counter() - started)

@@ -126,6 +126,10 @@ class ServedModel:
         Raises:
             OmnivecError: as raised by the batcher or the model for these items.
         """
+        if len(items) == 1:  # the common case: no grouping, no task per group
+            [item] = items
+            result = await self.batcher.embed([item.content], item.options)
+            return [Embedded(result.vectors[0], result.metadata[0])]
         groups: dict[EmbedOptions, list[int]] = {}
         for index, item in enumerate(items):
             groups.setdefault(item.options, []).append(index)

@@ -17,6 +17,7 @@ and running request before it returns.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -153,22 +154,18 @@ class Batcher:
                 f"(OMNIVEC_QUEUE_SIZE={self.policy.queue_size}); retry after the Retry-After delay",
                 retry_after=self._retry_after(),
             )
-        request = _Request(
-            contents, options, estimate_cost(contents), asyncio.get_running_loop().create_future()
-        )
+        loop = asyncio.get_running_loop()
+        request = _Request(contents, options, estimate_cost(contents), loop.create_future())
         self._queue.append(request)
         self._observer.on_queue_depth(len(self._queue))
         self._arrived.set()
+        # One timer per request (no wait_for/shield pair: two more futures and a task hop each).
+        timer = loop.call_later(self.policy.request_timeout_s, _expire, request, self.policy.request_timeout_s)
         try:
-            return await asyncio.wait_for(asyncio.shield(request.future), self.policy.request_timeout_s)
-        except TimeoutError:
-            raise DeadlineExceeded(
-                f"the request did not finish within {self.policy.request_timeout_s:g} s "
-                "(OMNIVEC_REQUEST_TIMEOUT); the server is busy or the input is large; "
-                "retry later, send smaller batches, or raise the timeout"
-            ) from None
+            return await request.future
         finally:
-            if not request.future.done():
+            timer.cancel()
+            if request.future.cancelled():  # the caller went away: the batch skips the request
                 request.abandoned = True
 
     async def close(self) -> None:
@@ -205,7 +202,7 @@ class Batcher:
         """The oldest request plus later ones with the same options, within the cost budget."""
         first = self._queue[0]
         batch, cost = [first], first.cost
-        for request in list(self._queue)[1:]:
+        for request in itertools.islice(self._queue, 1, None):
             if request.abandoned or request.options != first.options:
                 continue
             if cost + request.cost > self.policy.max_batch_cost:
@@ -264,6 +261,18 @@ class Batcher:
     async def _call(self, contents: list[Content], options: EmbedOptions) -> Embeddings:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._run_model, contents, options)
+
+
+def _expire(request: _Request, seconds: float) -> None:
+    if request.future.done():
+        return
+    request.abandoned = True
+    request.future.set_exception(
+        DeadlineExceeded(
+            f"the request did not finish within {seconds:g} s (OMNIVEC_REQUEST_TIMEOUT); the server "
+            "is busy or the input is large; retry later, send smaller batches, or raise the timeout"
+        )
+    )
 
 
 def _resolve(request: _Request, result: Embeddings) -> None:
