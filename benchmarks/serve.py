@@ -79,17 +79,21 @@ INFINITY = Api(
 
 
 class Connection(asyncio.Protocol):
-    """One HTTP/1.1 keep-alive connection that sends a request and waits for its whole response."""
+    """One HTTP/1.1 keep-alive connection that sends a request and waits for its whole response.
 
-    def __init__(self) -> None:
+    A connection the server closed while idle (uvicorn closes after 5 s without a request, as
+    between this script's windows) is opened again before the next request.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
 
-    @classmethod
-    async def open(cls, host: str, port: int) -> Connection:
-        _, connection = await asyncio.get_running_loop().create_connection(cls, host, port)
-        return connection
+    async def _connect(self) -> None:
+        self._buffer.clear()
+        await asyncio.get_running_loop().create_connection(lambda: self, self.host, self.port)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
@@ -106,6 +110,7 @@ class Connection(asyncio.Protocol):
                 self._waiter.set_result(response)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(ConnectionError(f"the server closed the connection ({exc})"))
 
@@ -145,6 +150,8 @@ class Connection(asyncio.Protocol):
         return int(status), body
 
     async def post(self, route: str, payload: bytes) -> tuple[int, bytes]:
+        if self._transport is None or self._transport.is_closing():
+            await self._connect()
         assert self._transport is not None
         self._waiter = asyncio.get_running_loop().create_future()
         self._transport.write(
@@ -300,7 +307,7 @@ async def level(
     served, local = Tally(f"server, {clients} clients"), Tally(f"in-process, batches of {LIBRARY_BATCH}")
     other = Tally(f"infinity-emb server, {clients} clients") if peer else None
     targets = [ours, *([peer] if peer else [])]
-    pools = {t.port: [await Connection.open("127.0.0.1", t.port) for _ in range(clients)] for t in targets}
+    pools = {t.port: [Connection("127.0.0.1", t.port) for _ in range(clients)] for t in targets}
     try:
         for target in targets:
             await drive(pools[target.port], target, 1.0, Tally("warm-up"))

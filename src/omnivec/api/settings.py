@@ -48,7 +48,7 @@ class ServerSettings:
     model: str = "lite"  # the served model
     aliases: Mapping[str, str] | None = None  # name -> served model; None = DEFAULT_ALIASES
     max_batch_cost: float = 8192.0  # cost units (~text tokens) per model call, 256 to 65536
-    max_wait_ms: float = 5.0  # wait for more requests before a batch runs, 0 to 50
+    max_wait_ms: float = 0.0  # wait for more requests before a batch runs when the model is idle, 0 to 50
     queue_size: int = 256  # requests waiting for the model before 429
     request_timeout: float = 120.0  # seconds per request (queue + model) before 504
     data_dir: Path = field(default_factory=_default_data_dir)  # uploaded files live here

@@ -3,7 +3,9 @@
 Requests wait in a bounded queue. A single loop on the event loop takes the oldest request,
 adds later requests with the same options until the batch's estimated cost reaches
 ``max_batch_cost`` or the oldest has waited ``max_wait_ms``, and runs the model on one worker
-thread (never on the event loop). Cost is estimated cheaply from the request, in units of
+thread (never on the event loop). Requests that arrive while the model runs queue up and form
+the next batch, so batches grow with the load even with no wait (the default): waiting while
+the model is idle only adds latency (5 ms per request at one client). Cost is estimated cheaply from the request, in units of
 about one text token of work (see :func:`estimate_cost`), so a batch of 500 short texts and a
 batch of two videos both stay within what one call should carry.
 
@@ -46,7 +48,7 @@ RunModel = Callable[[list[Content], EmbedOptions], Embeddings]
 @dataclass(frozen=True, slots=True)
 class BatchPolicy:
     max_batch_cost: float = 8192.0  # cost units per model call; one request over it runs alone
-    max_wait_ms: float = 5.0  # how long the oldest request may wait for company (0 to 50)
+    max_wait_ms: float = 0.0  # how long the oldest request may wait for company (0 to 50)
     queue_size: int = 256  # requests waiting for the model; more are refused with 429
     request_timeout_s: float = 120.0  # queue wait + model time per request
 
