@@ -185,7 +185,7 @@ class Ingester:
                 pending = []
             pending.append(job)
         self._flush(pending)
-        if self._counts["chunks"] or self._counts["removed"]:
+        if self._counts["chunks"] or self._counts["removed"] or self.store.needs_optimize():
             self.store.optimize()
         return IngestReport(**self._counts, errors=tuple(self._errors))
 

@@ -198,6 +198,9 @@ class MilvusStore:
     def optimize(self) -> None:
         """Milvus compacts segments and indexes new data on its own."""
 
+    def needs_optimize(self) -> bool:
+        return False
+
     def close(self) -> None:
         """Close the client; for a local milvus-lite file also stop its in-process server, which
         holds an exclusive lock on the folder that would keep other processes out."""

@@ -20,7 +20,7 @@ import numpy as np
 from omnivec.index.store import Candidates, Chunk, Filters, VectorStore, row_to_chunk
 from omnivec.models.base import truncate_matryoshka
 
-CANDIDATES_PER_HIT = 5  # stage one returns this many candidates per requested hit (benchmarks/search.py)
+CANDIDATES_PER_HIT = 10  # stage one returns this many candidates per requested hit (benchmarks/search.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +107,8 @@ def exact(store: VectorStore, query: np.ndarray, k: int, filters: Filters) -> li
 
 def _hits(store: VectorStore, found: Candidates, picks: np.ndarray, scores: np.ndarray) -> list[Hit]:
     """The picked candidates as hits: from the rows the search read, else fetched."""
-    if found.rows is not None:
-        chunks: list[Chunk | None] = [row_to_chunk(found.rows[i]) for i in picks]
+    if found.row is not None:
+        chunks: list[Chunk | None] = [row_to_chunk(found.row(int(i))) for i in picks]
     else:
         chunks = store.fetch([found.keys[i] for i in picks])
     return [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -132,16 +132,16 @@ class Filters:
 class Candidates:
     """What a vector search returns: row handles, full vectors and, from some backends, the rows.
 
-    A backend that reads rows by random access in the same pass as the vectors (LanceDB) returns
-    the chunks' stored rows too: one more column in that pass costs less than a second read of
-    the final hits (measured at 1M rows: 8.8 vs 10.4 ms per search). Others (Milvus) return
-    ``rows=None`` and only the final hits are fetched (``fetch(keys)``).
+    A backend that holds the rows at hand (LanceDB: in its memory-mapped row cache, or read in
+    the same pass as the vectors) gives ``row(i)``, the stored row of candidate ``i``, so the
+    hits need no second read. Others (Milvus) give ``row=None`` and only the final hits are
+    fetched (``fetch(keys)``).
     """
 
     keys: tuple[Any, ...]  # backend row handles: LanceDB stable row ids, Milvus primary keys
     vectors: np.ndarray  # (C, dim) the full stored vectors, for the exact rerank
     scores: np.ndarray  # (C,) dot products with the query in the column searched
-    rows: tuple[dict[str, Any], ...] | None = None  # (C,) stored rows for row_to_chunk, if read
+    row: Callable[[int], dict[str, Any]] | None = None  # candidate i -> its stored row (row_to_chunk)
 
     @classmethod
     def empty(cls, dim: int) -> Candidates:
@@ -187,6 +187,11 @@ class VectorStore(Protocol):
 
     def optimize(self) -> None:
         """Compact storage and build or refresh the ANN index once the table is large enough."""
+        ...
+
+    def needs_optimize(self) -> bool:
+        """True when ``optimize()`` has work left even though no chunk changed (e.g. a crash
+        struck before it ran, after the last chunk was written)."""
         ...
 
     def close(self) -> None: ...

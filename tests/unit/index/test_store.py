@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -137,6 +138,87 @@ def test_lance_ann_index_is_built_when_large_retrained_when_doubled_and_keeps_re
     fill(store, 4000, ["/data/d.txt"], seed=4)
     store.optimize()
     assert "9,500 rows" in (store.ann_index() or "")
+
+
+def _hits(store: VectorStore, query: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+    return [(h.chunk.id, round(h.score, 5)) for h in two_stage(store, query, k, Filters())]
+
+
+def _truth(vectors: np.ndarray, ids: list[str], query: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+    scores = vectors @ query
+    return [(ids[i], round(float(scores[i]), 5)) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def test_row_cache_serves_vectors_and_rows_added_since_come_from_the_table(tmp_path: Path) -> None:
+    store = LanceStore(tmp_path / "lance", identity("lancedb"))
+    first = fill(store, 400, ["/data/a.txt"])
+    store.optimize()
+    cache = store.row_cache
+    assert cache is not None and len(cache) == 400 and not store.needs_optimize()
+    second = fill(store, 300, ["/data/b.txt"], seed=1)  # written after the cache: read from the table
+    assert store.needs_optimize() and store.row_cache is cache
+    vectors = np.concatenate([first, second])
+    ids = [make_chunk(i, "/data/a.txt").id for i in range(400)] + [
+        make_chunk(i, "/data/b.txt").id for i in range(300)
+    ]
+    queries = matryoshka_vectors(10, seed=7)
+    # 700 rows: an exact prefix scan and 100 candidates, so two-stage must equal brute force exactly
+    assert all(_hits(store, q, 5) == _truth(vectors, ids, q, 5) for q in queries)
+    store.delete_chunks(["/data/a.txt"])  # the cache still holds them; the search never returns them
+    assert all(_hits(store, q, 5) == _truth(second, ids[400:], q, 5) for q in queries)
+    store.optimize()
+    assert store.row_cache is not None and len(store.row_cache) == 300 and not store.needs_optimize()
+    assert [p.name for p in (tmp_path / "lance" / "rowcache").iterdir()] == [store.row_cache.folder.name]
+    assert all(_hits(store, q, 5) == _truth(second, ids[400:], q, 5) for q in queries)
+    store.close()
+
+
+def test_a_row_cache_that_does_not_match_its_table_is_ignored_then_rebuilt(tmp_path: Path) -> None:
+    stores = []
+    for name, seed in (("a", 0), ("b", 1)):
+        store = LanceStore(tmp_path / name, identity("lancedb"))
+        fill(store, 300, ["/data/x.txt"], seed=seed)  # same row ids and chunk ids, other vectors
+        store.optimize()
+        stores.append(store)
+    vectors_b = matryoshka_vectors(300, seed=1)
+    ids = [make_chunk(i, "/data/x.txt").id for i in range(300)]
+    queries = matryoshka_vectors(5, seed=8)
+    # b's folder gets a's cache (say, restored from another index's backup)
+    shutil.rmtree(tmp_path / "b" / "rowcache")
+    shutil.copytree(tmp_path / "a" / "rowcache", tmp_path / "b" / "rowcache")
+    reopened = LanceStore(tmp_path / "b", identity("lancedb"))
+    assert reopened.row_cache is None and reopened.needs_optimize()
+    assert all(_hits(reopened, q) == _truth(vectors_b, ids, q) for q in queries)
+    reopened.optimize()
+    assert reopened.row_cache is not None and not reopened.needs_optimize()
+    assert all(_hits(reopened, q) == _truth(vectors_b, ids, q) for q in queries)
+    # a damaged copy (truncated vectors) and a copy left half-written by a crash are ignored too
+    published = reopened.row_cache.folder
+    with (published / "vectors.npy").open("r+b") as f:
+        f.truncate(1000)
+    (tmp_path / "b" / "rowcache" / ".tmp-1-99").mkdir()
+    again = LanceStore(tmp_path / "b", identity("lancedb"))
+    assert again.row_cache is None
+    assert all(_hits(again, q) == _truth(vectors_b, ids, q) for q in queries)
+    again.optimize()  # the table did not change, but its cache did not verify: rewritten
+    assert again.row_cache is not None
+    assert [p.name for p in (tmp_path / "b" / "rowcache").iterdir()] == [again.row_cache.folder.name]
+    for store in [*stores, reopened, again]:
+        store.close()
+
+
+def test_a_reader_picks_up_the_cache_a_writer_publishes(tmp_path: Path) -> None:
+    writer = LanceStore(tmp_path / "lance", identity("lancedb"))
+    reader = LanceStore(tmp_path / "lance", identity("lancedb"))  # another process, say the server
+    vectors = fill(writer, 200, ["/data/a.txt"])
+    writer.optimize()
+    ids = [make_chunk(i, "/data/a.txt").id for i in range(200)]
+    query = matryoshka_vectors(1, seed=4)[0]
+    reader.refresh_indexes()  # what READ_CONSISTENCY does within a second
+    assert reader.row_cache is None and _hits(reader, query) == _truth(vectors, ids, query)
+    assert reader.row_cache is not None and reader.row_cache.folder == writer.row_cache.folder  # type: ignore[union-attr]
+    writer.close()
+    reader.close()
 
 
 def test_identity_round_trip_and_mismatch(tmp_path: Path) -> None:
