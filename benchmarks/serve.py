@@ -13,12 +13,12 @@ markdown table.
 The load generator is a minimal HTTP/1.1 keep-alive client (:class:`Connection`, one
 connection per simulated client, on uvloop when installed) rather than httpx: on a 2-core
 machine the load generator shares the cores with the server it measures, and an httpx
-``AsyncClient`` spent about 2 ms of CPU per request, as much as a third of what the server
-spends, so the benchmark measured its own client. This one sends complete requests (request
-line, ``Host``, ``Content-Type``, ``Content-Length``, JSON body), reads each response whole
-(``Content-Length`` or chunked), and checks every one: status 200, a JSON body, and a vector of
-the model's width; anything else stops the run. It costs a few hundredths of a millisecond per
-request (the "client CPU" column), and the infinity-emb server is driven by the same client.
+``AsyncClient`` spent 1 to 3 ms of CPU per request (at 32 clients 2.8 ms, half of what the
+server spent), so the benchmark largely measured its own client. This one sends complete
+requests (request line, ``Host``, ``Content-Type``, ``Content-Length``, JSON body), reads each
+response whole (``Content-Length`` or chunked), and checks every one: status 200, a JSON body,
+and a vector of the model's width; anything else stops the run. It costs about 0.05 ms per
+request at 32 clients (the "client CPU" column), and drives the infinity-emb server too.
 
     .venv/bin/python benchmarks/serve.py --seconds 12 [--no-infinity]
 """
