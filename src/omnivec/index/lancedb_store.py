@@ -325,15 +325,17 @@ class LanceStore:
         return self._cache is None or self._cache.table_version != self._chunks.version
 
     def write_row_cache(self) -> None:
-        """Copy every row's full vector and record into a new row cache (see rowcache)."""
+        """Write a new row cache of the table as it is now (see rowcache). A full copy: copying
+        the rows the old cache holds from it instead took as long at 1M rows (~12 s, most of it
+        writing and syncing 1.5 GB)."""
         version, rows = self._chunks.version, self._chunks.count_rows()
         if self._cache is not None and self._cache.table_version == version:
             return
-        reader = self._chunks.search().select(["vector", "record"]).with_row_id(True).limit(None)
+        scan = self._chunks.search().select(["vector", "record"]).with_row_id(True).limit(None)
         batches = (
             RowBatch(b.column("_rowid").to_numpy().astype(np.int64), _matrix(b.column("vector"), self.identity.dim),
                      b.column("record").to_pylist())
-            for b in reader.to_batches(COPY_BATCH)
+            for b in scan.to_batches(COPY_BATCH)
         )  # fmt: skip
         write_row_cache(self._cache_root, version, rows, self.identity.dim, batches)
         self._cache = self._open_cache()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -140,6 +141,10 @@ def test_lance_ann_index_is_built_when_large_retrained_when_doubled_and_keeps_re
     assert "9,500 rows" in (store.ann_index() or "")
 
 
+def json_id(record: str) -> str:
+    return str(json.loads(record)["id"])
+
+
 def _hits(store: VectorStore, query: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
     return [(h.chunk.id, round(h.score, 5)) for h in two_stage(store, query, k, Filters())]
 
@@ -164,12 +169,24 @@ def test_row_cache_serves_vectors_and_rows_added_since_come_from_the_table(tmp_p
     queries = matryoshka_vectors(10, seed=7)
     # 700 rows: an exact prefix scan and 100 candidates, so two-stage must equal brute force exactly
     assert all(_hits(store, q, 5) == _truth(vectors, ids, q, 5) for q in queries)
+    store.optimize()  # a new copy of all 700 rows
+    assert store.row_cache is not None and len(store.row_cache) == 700 and not store.needs_optimize()
+    assert all(_hits(store, q, 5) == _truth(vectors, ids, q, 5) for q in queries)
     store.delete_chunks(["/data/a.txt"])  # the cache still holds them; the search never returns them
     assert all(_hits(store, q, 5) == _truth(second, ids[400:], q, 5) for q in queries)
     store.optimize()
     assert store.row_cache is not None and len(store.row_cache) == 300 and not store.needs_optimize()
-    assert [p.name for p in (tmp_path / "lance" / "rowcache").iterdir()] == [store.row_cache.folder.name]
-    assert all(_hits(store, q, 5) == _truth(second, ids[400:], q, 5) for q in queries)
+    third = fill(store, 50, ["/data/c.txt"], seed=2)
+    store.optimize()
+    cache = store.row_cache
+    assert cache is not None and len(cache) == 350
+    everything = np.concatenate([second, third])
+    ids_now = ids[400:] + [make_chunk(i, "/data/c.txt").id for i in range(50)]
+    true = dict(zip(ids_now, everything, strict=True))
+    copied = {json_id(cache.record(int(p))): cache.vectors[p] for p in cache.positions(cache.keys)}
+    assert copied.keys() == true.keys() and all(np.array_equal(copied[i], true[i]) for i in true)
+    assert all(_hits(store, q, 5) == _truth(everything, ids_now, q, 5) for q in queries)
+    assert [p.name for p in (tmp_path / "lance" / "rowcache").iterdir()] == [cache.folder.name]
     store.close()
 
 
