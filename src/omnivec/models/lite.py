@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from omnivec.blas import one_thread
 from omnivec.config import Settings
 from omnivec.content import Content
 from omnivec.errors import InvalidInput, LimitExceeded
@@ -211,7 +212,8 @@ class LiteModel:
         image_vectors = self._run_images(batch)
         vectors = np.stack([self._fuse(ps, batch, text_vectors, image_vectors) for ps in plans])
         if options.rotate:
-            vectors = vectors @ self.rotation  # (N, D) @ (D, D): same dot products, informative dims first
+            with one_thread():
+                vectors = vectors @ self.rotation  # (N, D) @ (D, D): same dot products, informative dims first
         dim = options.dim or DIM
         vectors = truncate_matryoshka(vectors.astype(np.float32), dim, DIM)
         metadata = [
