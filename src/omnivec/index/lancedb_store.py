@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -132,6 +133,8 @@ class LanceStore:
         self._trained_on = 0  # rows the prefix index was trained on
         self.refresh_indexes()
         self._cache_root = folder / ROW_CACHE
+        self._cache_refused: int | None = None  # inode of a copy that did not match the table
+        self._cache_checked = time.monotonic()  # when newer copies were last looked for
         self._cache = self._open_cache()
 
     # -- schemas ------------------------------------------------------------------------------
@@ -255,7 +258,10 @@ class LanceStore:
         mask of the rows found (a row deleted between the ANN query and its read is not)."""
         cache = self._cache
         positions = cache.positions(ids) if cache is not None else np.full(len(ids), -1)
-        if (positions < 0).any() and self._reload_cache():  # a writer may have published a newer copy
+        # A writer may have published a newer copy: look when rows are missing, and every
+        # READ_CONSISTENCY anyway (so that an old copy the writer deleted is let go of).
+        due = time.monotonic() - self._cache_checked > READ_CONSISTENCY.total_seconds()
+        if ((positions < 0).any() or due) and self._reload_cache():
             cache = self._cache
             positions = cache.positions(ids) if cache is not None else np.full(len(ids), -1)
         vectors = np.zeros((len(ids), self.identity.dim), dtype=np.float32)
@@ -306,13 +312,19 @@ class LanceStore:
         sampled = self._read_rows(sample_ids.tolist()) if len(sample_ids) else RowBatch(
             sample_ids, np.zeros((0, self.identity.dim), np.float32), []
         )  # fmt: skip
-        return cache if cache.verify(sampled) else None
+        if cache.verify(sampled):
+            return cache
+        self._cache_refused = _inode(
+            cache.folder
+        )  # not checked again: searches read the table until optimize()
+        return None
 
     def _reload_cache(self) -> bool:
         """Open a newer row cache if one was published since; True if the cache changed."""
-        current = self._cache.folder if self._cache is not None else None
-        if newest(self._cache_root) == current:
-            return False
+        self._cache_checked = time.monotonic()
+        found = _inode(newest(self._cache_root))
+        if found in (_inode(self._cache.folder if self._cache is not None else None), self._cache_refused):
+            return False  # (a copy rewritten under the same name is a new inode)
         self._cache = self._open_cache()
         return True
 
@@ -384,6 +396,14 @@ class LanceStore:
 
     def close(self) -> None:
         """Nothing to release: every LanceDB write is already committed."""
+
+
+def _inode(folder: Path | None) -> int | None:
+    """What names a published row cache (None if there is none, or it was just deleted)."""
+    try:
+        return None if folder is None else folder.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 def _trained_rows(name: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from omnivec.errors import ModelMismatch
 from omnivec.index.index import open_store
-from omnivec.index.lancedb_store import AnnConfig, LanceStore
+from omnivec.index.lancedb_store import READ_CONSISTENCY, AnnConfig, LanceStore
 from omnivec.index.search import exact, match_sources, prefix_of, two_stage
 from omnivec.index.store import (
     Chunk,
@@ -233,6 +234,12 @@ def test_a_reader_picks_up_the_cache_a_writer_publishes(tmp_path: Path) -> None:
     query = matryoshka_vectors(1, seed=4)[0]
     reader.refresh_indexes()  # what READ_CONSISTENCY does within a second
     assert reader.row_cache is None and _hits(reader, query) == _truth(vectors, ids, query)
+    assert reader.row_cache is not None and reader.row_cache.folder == writer.row_cache.folder  # type: ignore[union-attr]
+    writer.delete_chunks(["/data/a.txt"])
+    fill(writer, 100, ["/data/b.txt"], seed=5)
+    writer.optimize()  # a new copy; the reader's old one is deleted
+    time.sleep(READ_CONSISTENCY.total_seconds() + 0.1)
+    assert {h.chunk.source for h in two_stage(reader, query, 10, Filters())} == {"/data/b.txt"}
     assert reader.row_cache is not None and reader.row_cache.folder == writer.row_cache.folder  # type: ignore[union-attr]
     writer.close()
     reader.close()
