@@ -189,8 +189,10 @@ def write(root: Path, table_version: int, rows: int, dim: int, batches: Iterable
 
 
 def _load(path: Path) -> np.ndarray:
+    """The array in ``path``, memory-mapped, as a plain ndarray view: indexing a np.memmap
+    costs ~20 us a call in its subclass hooks, ~0.8 ms a search over the ~35 lookups."""
     try:
-        array: np.ndarray = np.load(path, mmap_mode="r")
+        array: np.ndarray = np.load(path, mmap_mode="r").view(np.ndarray)
     except ValueError:  # an empty array cannot be mapped
         array = np.load(path)
     return array
@@ -199,7 +201,7 @@ def _load(path: Path) -> np.ndarray:
 def _bytes(path: Path, size: int) -> np.ndarray:
     if size == 0:
         return np.zeros(0, dtype=np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r", shape=(size,))
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=(size,)).view(np.ndarray)
 
 
 def _fsync(path: Path) -> None:
