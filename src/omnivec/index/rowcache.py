@@ -189,8 +189,8 @@ def write(root: Path, table_version: int, rows: int, dim: int, batches: Iterable
 
 
 def _load(path: Path) -> np.ndarray:
-    """The array in ``path``, memory-mapped, as a plain ndarray view: indexing a np.memmap
-    costs ~20 us a call in its subclass hooks, ~0.8 ms a search over the ~35 lookups."""
+    """The array in ``path``, memory-mapped, as a plain ndarray view (np.memmap's subclass
+    hooks cost ~1 us per lookup: 0.09 vs 0.05 ms for a search's lookups, pages in memory)."""
     try:
         array: np.ndarray = np.load(path, mmap_mode="r").view(np.ndarray)
     except ValueError:  # an empty array cannot be mapped
