@@ -139,6 +139,13 @@ def row(
     return Row(method, n, recall(found, truth), statistics.median(times), statistics.fmean(times), build)
 
 
+def settle() -> None:
+    """Pause after a numpy run: OpenBLAS's threads spin for a while after a matmul, and on two
+    cores they slowed whichever method ran next (measured: the method next to brute force in
+    every round was the slowest of the two-stage settings, 6.4 vs 4.4-5.1 ms at 1M)."""
+    time.sleep(1.0)
+
+
 # -- methods --------------------------------------------------------------------------------------
 def numpy_exact(db: np.ndarray) -> Callable[[np.ndarray], list[int]]:
     def search(q: np.ndarray) -> list[int]:
@@ -281,9 +288,10 @@ def run(
             row(f"numpy two-stage ({PREFIX}-d scan, rerank 100)", n, found, times, truth[:brute_queries])
         )
         del heads
+        settle()
 
         two_build = built.prefix_index_s + built.row_cache_s
-        # Rounds alternate the methods, so that other jobs on the machine weigh on all of them alike.
+        # Rounds rotate the methods, so that other jobs on the machine weigh on all of them alike.
         methods: list[tuple[str, Callable[[np.ndarray], list[int]], AnnConfig, float]] = []
         for s in sweep:
             label = f"two-stage {ann.index_type} {PREFIX}-d, nprobes={s.nprobes}, rerank {s.candidates * K}"
@@ -303,7 +311,8 @@ def run(
         brute_means = [rows[0].mean_ms]
         for round_ in range(rounds):
             means = {}
-            for label, search, config, _ in methods if round_ % 2 == 0 else methods[::-1]:
+            shift = round_ * 3 % len(methods)  # each round starts with another method
+            for label, search, config, _ in methods[shift:] + methods[:shift]:
                 store.ann = config
                 found, times = timed_queries(queries, search)
                 means[label] = f"{statistics.fmean(times):.1f}"
@@ -313,6 +322,7 @@ def run(
             # suffers most from other jobs, so the baseline is the fastest of all its
             # measurements (the conservative choice).
             found, times = timed_queries(queries[:brute_queries], numpy_exact(db))
+            settle()
             brute_means.append(statistics.fmean(times))
             if brute_means[-1] < rows[0].mean_ms:
                 rows[0] = row("numpy brute force (exact)", n, found, times, truth[:brute_queries])
