@@ -5,9 +5,9 @@ adds later requests with the same options until the batch's estimated cost reach
 ``max_batch_cost`` or the oldest has waited ``max_wait_ms``, and runs the model on one worker
 thread (never on the event loop). Requests that arrive while the model runs queue up and form
 the next batch, so batches grow with the load even with no wait (the default): waiting while
-the model is idle only adds latency (5 ms per request at one client). Cost is estimated cheaply from the request, in units of
-about one text token of work (see :func:`estimate_cost`), so a batch of 500 short texts and a
-batch of two videos both stay within what one call should carry.
+the model is idle only adds latency (5 ms per request at one client). Cost is estimated cheaply
+from the request, in units of about one text token of work (see :func:`estimate_cost`), so a
+batch of 500 short texts and a batch of two videos both stay within what one call should carry.
 
 Failures stay with their request: when a batch of several requests raises, each request is
 run on its own, so one bad input does not fail the others. A full queue raises
