@@ -177,6 +177,43 @@ def test_timeout_raises_deadline_exceeded_and_the_batcher_keeps_working() -> Non
     assert after.metadata[0]["text"] == "fast"
 
 
+def test_requests_whose_callers_left_are_not_run() -> None:
+    model = RecordingModel(delay=0.2)
+
+    async def scenario() -> list[Embeddings | BaseException]:
+        batcher = await started(model, max_batch_cost=1)  # one request per model call
+        first = asyncio.create_task(batcher.embed([content("running")], EmbedOptions()))
+        await asyncio.sleep(0.05)  # the first is on the worker now
+        left = asyncio.create_task(batcher.embed([content("left")], EmbedOptions()))
+        late = asyncio.create_task(batcher.embed([content("late")], EmbedOptions()))
+        await asyncio.sleep(0)  # both queued
+        left.cancel()  # e.g. the request's task was cancelled
+        results = await asyncio.gather(first, left, late, return_exceptions=True)
+        await batcher.close()
+        return list(results)
+
+    first, left, late = run(scenario)
+    assert isinstance(left, asyncio.CancelledError)
+    assert isinstance(first, Embeddings) and isinstance(late, Embeddings)
+    assert model.batches == [["running"], ["late"]]
+
+
+def test_timed_out_requests_are_not_run() -> None:
+    model = RecordingModel(delay=0.3)
+
+    async def scenario() -> list[Embeddings | BaseException]:
+        batcher = await started(model, max_batch_cost=1, request_timeout_s=0.1)
+        results = await asyncio.gather(
+            *(batcher.embed([content(f"t{i}")], EmbedOptions()) for i in range(3)), return_exceptions=True
+        )
+        await batcher.close()
+        return list(results)
+
+    results = run(scenario)
+    assert all(isinstance(r, DeadlineExceeded) for r in results)
+    assert model.batches == [["t0"]]  # t1 and t2 expired in the queue while t0 ran
+
+
 def test_close_finishes_queued_requests_then_refuses_new_ones() -> None:
     model = RecordingModel(delay=0.05)
 
