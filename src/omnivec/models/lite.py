@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 # The version of what lite computes: encoders' weights, class table and rotation recipes, fusion
 # rules. Bump it when vectors change; a package release that changes none of these keeps it, so
 # existing indexes stay valid. The model version adds the runtime and precision of each encoder.
-LITE_VERSION = "1"
+# 2: OCR detects at the image's own size and enlarges small lines before recognition (other text).
+LITE_VERSION = "2"
 RUNTIMES = {"torch": "torch-fp32", "onnx-fp32": "onnx-fp32", "onnx-int8": "onnx-int8"}  # setting -> tag
 DIM = 384
 TOP_K = 10  # classes in the ConSE combination
