@@ -9,13 +9,14 @@ MiniLM), cosine to the torch reference, single short query p50/p99, and, from a 
 process, cold start (import to first vector) and peak RSS. The engines' timed passes are
 interleaved round by round, so a change in the machine's load hits them all alike.
 
-Media: images/s (lite on each vision runtime vs the plain torch classifier + RapidOCR),
-audio seconds/s (lite vs plain faster-whisper), PDF pages/s (lite vs pypdfium2 + MiniLM),
-video seconds/s (lite vs the plain per-frame and per-audio-second rates), and the peak RSS of
-a fresh process with the whole lite model loaded. Timings on shared machines are noisy: read
-the ratios.
+Media: images/s, on photos and on images of rendered text (lite on each vision runtime vs the
+plain path a user would write: the EfficientNet-Lite0 torch model, one forward per image, and
+``RapidOCR()(image)`` with its defaults; interleaved round by round), audio seconds/s (lite vs
+plain faster-whisper), PDF pages/s (lite vs pypdfium2 + MiniLM), video seconds/s (lite vs the
+plain per-frame and per-audio-second rates), and the peak RSS of a fresh process with the whole
+lite model loaded. Timings on shared machines are noisy: read the ratios.
 
-    .venv/bin/python benchmarks/throughput.py [--quick] [--rounds 5]
+    .venv/bin/python benchmarks/throughput.py [--quick] [--rounds 5] [--only text|media]
 """
 
 from __future__ import annotations
@@ -228,40 +229,81 @@ def timed(fn: Callable[[], object], repeats: int = 2) -> float:
     return statistics.median(runs)
 
 
-def media_section(folder: Path, quick: bool) -> list[str]:
+def plain_image_path() -> Callable[[list[Path]], None]:
+    """What a user would write without omnivec: the EfficientNet-Lite0 torch model on the batch
+    (one forward per image, no mirror averaging) and ``RapidOCR()(image)`` with its defaults."""
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+    from PIL import Image
+    from rapidocr_onnxruntime import RapidOCR
+
+    from omnivec.encoders.convnet import default_weights, preprocess
+
+    net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+    net.load_state_dict(torch.load(str(default_weights()), map_location="cpu", weights_only=True))
+    net, ocr = net.eval(), RapidOCR()
+
+    def run(paths: list[Path]) -> None:
+        images = [Image.open(p).convert("RGB") for p in paths]
+        with torch.inference_mode():
+            net(torch.from_numpy(np.stack([preprocess(im) for im in images]))).softmax(-1)
+        for image in images:
+            ocr(np.asarray(image)[:, :, ::-1])  # RGB -> BGR, as cv2.imread gives
+
+    return run
+
+
+def image_rows(sets: dict[str, list[Path]], folder: Path, rounds: int) -> tuple[list[str], float]:
+    """images/s of the plain path and of lite on each vision runtime, interleaved round by round.
+
+    Returns the table rows and the plain path's seconds per photo (the video row reuses it).
+    """
+    settings = Settings.from_env().with_roots(folder)
+    engines: dict[str, Callable[[list[Path]], object]] = {"plain": plain_image_path()}
+    for runtime in ("torch", "onnx-fp32", "onnx-int8"):
+        embedder = Embedder("lite", settings=_with(settings, vision_runtime=runtime))
+        engines[runtime] = lambda ps, e=embedder: e.embed([Part.from_path(p) for p in ps])  # type: ignore[misc]
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for paths in sets.values():
+        for run in engines.values():
+            run(paths)  # warm-up: sessions, graphs, tables
+    load = [os.getloadavg()[0]]
+    for _ in range(rounds):  # interleaved: each round times every engine once on every set
+        for set_name, paths in sets.items():
+            for name, run in engines.items():
+                start = time.perf_counter()
+                run(paths)
+                seconds.setdefault((set_name, name), []).append(time.perf_counter() - start)
+    load.append(os.getloadavg()[0])
+    rows = [f"images: {rounds} interleaved rounds, median; load average {load[0]:.1f} before, {load[1]:.1f} after", ""]
+    rows += ["| measure | plain-library baseline | omnivec lite | lite / baseline |", "|---|---:|---:|---:|"]
+    for set_name, paths in sets.items():
+        plain = statistics.median(seconds[(set_name, "plain")])
+        for runtime in ("torch", "onnx-fp32", "onnx-int8"):
+            ours = statistics.median(seconds[(set_name, runtime)])
+            rows.append(
+                f"| images/s, {set_name} (classifier + OCR), vision {runtime} | {len(paths) / plain:.2f} "
+                f"(torch classifier + `RapidOCR()`) | {len(paths) / ours:.2f} | {plain / ours:.2f} |"
+            )
+    first = next(iter(sets))
+    return rows, statistics.median(seconds[(first, "plain")]) / len(sets[first])
+
+
+def media_section(folder: Path, quick: bool, rounds: int) -> list[str]:
     from faster_whisper import WhisperModel
     from sentence_transformers import SentenceTransformer
 
     from omnivec.encoders import asr, minilm
-    from omnivec.encoders.convnet import EfficientNetLite0
-    from omnivec.encoders.ocr import RapidOcr
 
     photos = [img for _, img in synth.skimage_photos()][: 6 if quick else 12]
     paths = [_save(img, folder / f"p{i}.png") for i, img in enumerate(photos)]
+    texts = [" ".join(sentences(1, seed=i)[0].split()[:14]) for i in range(4 if quick else 8)]
+    text_paths = [_save(synth.render_text_image(t, font_size=(24, 32)[i % 2]), folder / f"t{i}.png")
+                  for i, t in enumerate(texts)]  # fmt: skip
+    sets = {f"{len(paths)} photos": paths, f"{len(text_paths)} images of rendered text": text_paths}
+    image_lines, plain_per_photo = image_rows(sets, folder, rounds)
     settings = Settings.from_env().with_roots(folder)
-    plain_classifier, plain_ocr = EfficientNetLite0(runtime="torch"), RapidOcr()
-
-    def plain_images() -> None:
-        from PIL import Image
-
-        images = [Image.open(p).convert("RGB") for p in paths]
-        plain_classifier.classify(images)
-        for image in images:
-            plain_ocr.read(image)
-
-    plain = timed(plain_images, repeats=1)
-    lines = [
-        "| measure | plain-library baseline | omnivec lite | lite / baseline |",
-        "|---|---:|---:|---:|",
-    ]
-    for runtime in ("torch", "onnx-fp32", "onnx-int8"):
-        embedder = Embedder("lite", settings=_with(settings, vision_runtime=runtime))
-        parts = [Part.from_path(p) for p in paths]
-        ours = timed(lambda e=embedder, ps=parts: e.embed(ps), repeats=1)  # type: ignore[misc]
-        lines.append(
-            f"| images/s (classifier + OCR), vision {runtime} | {len(paths) / plain:.2f} (torch classifier + RapidOCR) | "
-            f"{len(paths) / ours:.2f} | {plain / ours:.2f} |"
-        )
+    lines = [*image_lines]
     embedder = Embedder("lite", settings=settings)
     wav = synth.speak("The committee approved the new budget for the city library after a long debate. " * 3, folder / "s.wav")
     audio_seconds = float(embedder.embed([Part.from_path(wav)]).metadata[0]["parts"][0]["seconds"])
@@ -274,7 +316,7 @@ def media_section(folder: Path, quick: bool) -> list[str]:
     video = synth.make_video(photos[:2], folder / "v.mp4", seconds=audio_seconds, audio_wav=wav)
     ours_video = timed(lambda: embedder.embed([Part.from_path(video)]), repeats=1)
     frames = max(1, min(4, int(np.ceil(audio_seconds / 4.0))))
-    plain_video = frames * plain / len(paths) + plain_audio  # the same frames and track, plain rates
+    plain_video = frames * plain_per_photo + plain_audio  # the same frames and track, plain rates
     lines.append(f"| video seconds per second (with speech) | {audio_seconds / plain_video:.1f} (plain rates above) | "
                  f"{audio_seconds / ours_video:.1f} | {plain_video / ours_video:.2f} |")  # fmt: skip
 
@@ -328,14 +370,16 @@ def _save(image: object, path: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer items, for a smoke run")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timed passes per text engine")
-    parser.add_argument("--skip-media", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timed passes per engine (text and images)")
+    parser.add_argument("--only", choices=("text", "media"), help="run one section (media: images, audio, video, PDF)")
+    parser.add_argument("--skip-media", action="store_true", help="the same as --only text")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print("\n".join(text_section(64 if args.quick else 200, args.rounds, folder)), flush=True)
-        if not args.skip_media:
-            print("\n" + "\n".join(media_section(folder, args.quick)), flush=True)
+        if args.only != "media":
+            print("\n".join(text_section(64 if args.quick else 200, args.rounds, folder)), flush=True)
+        if not args.skip_media and args.only != "text":
+            print("\n" + "\n".join(media_section(folder, args.quick, args.rounds)), flush=True)
             resident = fresh_process(RESIDENT.format(folder=str(folder)))
             print(f"\nwhole lite model resident (fresh process, every encoder loaded, every modality embedded): "
                   f"peak RSS {resident['peak_rss_mb']:.0f} MB")  # fmt: skip
