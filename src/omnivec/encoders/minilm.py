@@ -127,7 +127,7 @@ class MiniLMEncoder:
         from omnivec.models.tables import weights_key
 
         precision = runtime.removeprefix("onnx-")
-        key = weights_key(weights / "model.safetensors", "minilm-onnx-v2")
+        key = weights_key(weights / "model.safetensors", "minilm-onnx-v3")
         encoder = self
 
         def export(path: Path) -> None:
