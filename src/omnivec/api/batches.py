@@ -53,8 +53,9 @@ from omnivec.api.schemas import EmbedContentRequest, GeminiModel
 from omnivec.api.served import ServedModel
 from omnivec.api.settings import ConfigError
 from omnivec.batch import JobConflict, JobOptions, JobSummary, Progress, run_job
-from omnivec.batch.workdir import WorkDir, fsync_dir, write_atomic
+from omnivec.batch.workdir import WorkDir
 from omnivec.content import Content, Part
+from omnivec.durable import fsync_path, write_atomic
 from omnivec.embedder import Embedder
 from omnivec.errors import InvalidInput, NotFound, OmnivecError, Unavailable
 from omnivec.models.base import Embeddings, EmbedOptions, Model
@@ -323,7 +324,7 @@ def write_responses_file(output: Path, target: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(scratch, target)
-    fsync_dir(target.parent)
+    fsync_path(target.parent)
 
 
 def operation(record: BatchRecord, output: dict[str, Any] | None) -> dict[str, Any]:
@@ -495,7 +496,7 @@ class BatchRegistry:
             write_atomic(staging / METADATA, json.dumps(job.metadata).encode())
         write_atomic(staging / RECORD, json.dumps(asdict(record)).encode())
         staging.rename(self._folder(record.id))
-        fsync_dir(self.root)
+        fsync_path(self.root)
         with self._lock:
             self._records[record.id] = record
             self._lock.notify_all()

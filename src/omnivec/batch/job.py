@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from omnivec.config import Settings
+from omnivec.durable import write_atomic
 from omnivec.embedder import Embedder
 from omnivec.errors import InvalidInput, JobConflict, NotFound
 from omnivec.models.base import EmbedOptions, ModelInfo, check_task
@@ -26,7 +27,7 @@ from omnivec.models.base import EmbedOptions, ModelInfo, check_task
 from .chunks import ChunkJob, ChunkPlan, ChunkResult, ChunkSpec, embed_chunk, plan_chunks
 from .outputs import check_output, open_writer, output_files
 from .requests import LineRules
-from .workdir import ChunkEntry, WorkDir, differences, job_fingerprint, write_atomic
+from .workdir import ChunkEntry, WorkDir, differences, job_fingerprint
 
 logger = logging.getLogger(__name__)
 

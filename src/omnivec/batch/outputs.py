@@ -21,10 +21,11 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
+from omnivec.durable import fsync_path
 from omnivec.errors import InvalidInput, MissingDependency
 
 from .chunks import ChunkResult, Row
-from .workdir import WorkDir, fsync_dir
+from .workdir import WorkDir
 
 FORMATS = (".jsonl", ".parquet", ".npy")
 _ROW_GROUP = 8192  # parquet rows per row group
@@ -77,7 +78,7 @@ def _finish(scratch: Path, output: Path) -> None:
     with scratch.open("rb+") as f:
         os.fsync(f.fileno())
     os.replace(scratch, output)
-    fsync_dir(output.parent)
+    fsync_path(output.parent)
 
 
 class JsonlWriter:

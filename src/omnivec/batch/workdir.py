@@ -26,29 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omnivec.durable import fsync_path, write_atomic
 from omnivec.errors import JobConflict
 
 _FORMAT = 1  # bump when the chunk or manifest layout changes
 _EDGE = 1 << 20  # bytes hashed at each end of the input
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is either its old self or the whole new file, never a part."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def input_fingerprint(path: Path) -> dict[str, Any]:
@@ -118,7 +100,7 @@ class WorkDir:
         write_atomic(tmp / "job.json", json.dumps(fingerprint, indent=1).encode())
         (tmp / "manifest.jsonl").touch()
         os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
+        fsync_path(self.path.parent)
 
     def check(self, fingerprint: dict[str, Any]) -> None:
         """Raise JobConflict, saying what differs, unless this work dir is of the same job."""

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from omnivec.durable import fsync_path
+
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -176,12 +178,12 @@ def write(root: Path, table_version: int, rows: int, dim: int, batches: Iterable
                 "records_bytes": int(offsets[-1])}  # fmt: skip
     (tmp / MANIFEST).write_text(json.dumps(manifest))
     for path in tmp.iterdir():
-        _fsync(path)
-    _fsync(tmp)
+        fsync_path(path)
+    fsync_path(tmp)
     final = root / f"{PREFIX}{table_version:012d}"
     shutil.rmtree(final, ignore_errors=True)  # a copy of the same version left by a crash
     tmp.rename(final)
-    _fsync(root)
+    fsync_path(root)
     for old in root.iterdir():  # readers that mapped an old copy keep it until they let go
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
@@ -202,11 +204,3 @@ def _bytes(path: Path, size: int) -> np.ndarray:
     if size == 0:
         return np.zeros(0, dtype=np.uint8)
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(size,)).view(np.ndarray)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
