@@ -285,7 +285,8 @@ def test_jobs_survive_a_restart(tmp_path: Path, library: Embedder, caplog: pytes
     """Stopped mid-job, the server resumes it on start; every request gets exactly one result, in order."""
     caplog.set_level(logging.INFO, logger="omnivec.batch.job")
     settings = ServerSettings(data_dir=tmp_path)
-    words = [f"note {i}: {'ab' * (i % 7)} the {i}th line" for i in range(192)]
+    # Enough lines that the job cannot finish between its first checkpoint and the stop (int8 ~800 texts/s).
+    words = [f"note {i}: {'ab' * (i % 7)} the {i}th line" for i in range(1600)]
     with serve_in_thread(create_app(settings, embedder=library)) as url, httpx.Client(base_url=url) as http:
         before = client_for(url)
         early = before.batches.create_embeddings(model="lite", src=inline(["done before the restart"]))
