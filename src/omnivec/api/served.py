@@ -126,19 +126,12 @@ class ServedModel:
         Raises:
             OmnivecError: as raised by the batcher or the model for these items.
         """
-        if len(items) == 1:  # the common case: no grouping, no task per group
-            [item] = items
-            result = await self.batcher.embed([item.content], item.options)
-            return [Embedded(result.vectors[0], result.metadata[0])]
         groups: dict[EmbedOptions, list[int]] = {}
         for index, item in enumerate(items):
             groups.setdefault(item.options, []).append(index)
-        results = await asyncio.gather(
-            *(
-                self.batcher.embed([items[i].content for i in rows], options)
-                for options, rows in groups.items()
-            )
-        )
+        requests = [self.batcher.embed([items[i].content for i in rows], options) for options, rows in groups.items()]
+        # One group is the common case (one item, or one task for all): no task per group.
+        results = [await requests[0]] if len(requests) == 1 else await asyncio.gather(*requests)
         out: list[Embedded | None] = [None] * len(items)
         for rows, result in zip(groups.values(), results, strict=True):
             for row, vector, metadata in zip(rows, result.vectors, result.metadata, strict=True):
