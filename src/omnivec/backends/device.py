@@ -14,6 +14,8 @@ from typing import Any
 from omnivec.config import Settings
 from omnivec.errors import InvalidInput
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 @dataclass(frozen=True, slots=True)
 class Placement:
@@ -29,6 +31,8 @@ def placement(settings: Settings, *, cpu_batch: int = 8, gpu_batch: int = 64) ->
     wanted = settings.device
     if wanted not in ("auto", "cpu", "cuda"):
         raise InvalidInput(f"unknown device {wanted!r}; expected auto, cpu or cuda")
+    if settings.precision not in PRECISIONS:
+        raise InvalidInput(f"unknown precision {settings.precision!r}; expected {', '.join(PRECISIONS)}")
     has_cuda = torch.cuda.is_available()
     if wanted == "cuda" and not has_cuda:
         raise InvalidInput("device cuda was asked for, but torch sees no CUDA device")
@@ -39,18 +43,9 @@ def placement(settings: Settings, *, cpu_batch: int = 8, gpu_batch: int = 64) ->
     return Placement("cpu", _cpu_dtype(settings.precision), cpu_batch)
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def _check_precision(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise InvalidInput(f"unknown precision {precision!r}; expected {', '.join(PRECISIONS)}")
-
-
 def _cuda_dtype(precision: str) -> Any:
     import torch
 
-    _check_precision(precision)
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
         raise InvalidInput("precision bf16 was asked for, but this GPU does not support it; use fp16 or fp32")
     if precision == "auto":
@@ -61,7 +56,6 @@ def _cuda_dtype(precision: str) -> Any:
 def _cpu_dtype(precision: str) -> Any:
     import torch
 
-    _check_precision(precision)
     if precision in ("auto", "fp32"):
         return torch.float32
     if precision == "fp16":
