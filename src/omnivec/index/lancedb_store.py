@@ -222,9 +222,7 @@ class LanceStore:
         # Prefix search: Lance returns row ids and scores only; vectors and records come from the
         # row cache, and from the table only for rows the cache does not hold (yet).
         table = self._query(query, column, k, filters, ["_distance"])
-        ids = (
-            table.column("_rowid").to_numpy().astype(np.int64)
-        )  # uint64 would make searchsorted copy the keys
+        ids = table.column("_rowid").to_numpy().astype(np.int64)  # uint64 would make searchsorted copy the keys
         vectors, record, live = self._rows(ids)
         keep = np.flatnonzero(live)  # (C',) candidates still in the table
         return Candidates(
@@ -314,9 +312,7 @@ class LanceStore:
         )  # fmt: skip
         if cache.verify(sampled):
             return cache
-        self._cache_refused = _inode(
-            cache.folder
-        )  # not checked again: searches read the table until optimize()
+        self._cache_refused = _inode(cache.folder)  # not checked again: searches read the table until optimize()
         return None
 
     def _reload_cache(self) -> bool:
